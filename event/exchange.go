@@ -1,0 +1,53 @@
+package event
+
+import (
+	"net/http"
+	"time"
+)
+
+// Exchange is one request and its response as the proxy saw them: heads,
+// bounded body captures, timings and the socket peer. The proxy fills it in
+// and hands it over once the response has been written to the client; from
+// then on nobody writes to it except ClientIP, which enrichment resolves
+// before rules read it.
+type Exchange struct {
+	Start    time.Time     // when the request head arrived
+	Duration time.Duration // until the response was fully written (or failed)
+
+	Peer     string // socket peer, "ip:port"
+	ClientIP string // the client's address after trusted-proxy resolution; set by enrich
+
+	Method   string
+	Host     string // the Host the client asked for
+	Path     string // the path the client asked for, unescaped
+	RawQuery string // without the leading '?'
+
+	// RequestHeader is the client's header as it arrived, before the proxy
+	// removed hop-by-hop headers or added X-Forwarded-*.
+	RequestHeader http.Header
+	RequestBody   Body
+	RequestID     string // X-Request-ID as received, or the one the proxy generated
+
+	// Status is what the client got: the upstream's status, or 502/504 when
+	// the upstream could not be reached or timed out.
+	Status         int
+	ResponseHeader http.Header
+	ResponseBody   Body
+
+	// UpstreamError is empty when the upstream answered; otherwise a short
+	// reason ("timeout", "unreachable", ...) with no internal detail.
+	UpstreamError string
+
+	// Token is whatever the observer returned with its interest for this
+	// request (e.g. the rule set in force when the request arrived). The
+	// proxy only carries it.
+	Token any
+}
+
+// Body is a bounded copy of a body, taken while it streamed through.
+type Body struct {
+	Captured  bool   // a capture was asked for
+	Data      []byte // the first bytes of the body, at most the capture limit
+	Truncated bool   // the body was longer than the limit: Data is incomplete
+	Size      int64  // bytes that passed through, captured or not
+}

@@ -1,0 +1,25 @@
+package proxy
+
+import (
+	"net/http"
+
+	"github.com/auditproxy/auditproxy/event"
+)
+
+// Interest is what an Observer wants from one exchange, decided from the
+// request head alone. The zero value records nothing: the request streams
+// through untouched and no Exchange is built.
+type Interest struct {
+	Record       bool // build an Exchange and hand it to Observe
+	RequestBody  bool // capture a bounded copy of the request body
+	ResponseBody bool // capture a bounded copy of the response body
+	Token        any  // carried unchanged into Exchange.Token
+}
+
+// Observer is told about exchanges. Interest runs on the request path for
+// every request and must be cheap; Observe runs once the response is written
+// and must not block (queue the exchange and return).
+type Observer interface {
+	Interest(r *http.Request) Interest
+	Observe(x *event.Exchange)
+}
