@@ -1,0 +1,113 @@
+package rules
+
+import (
+	"bytes"
+	"compress/gzip"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+
+	"github.com/tidwall/gjson"
+
+	"github.com/auditproxy/auditproxy/event"
+)
+
+// maxInflated bounds a gzip-encoded captured body once decompressed, so a
+// small compressed body cannot expand into a memory problem.
+const maxInflated = 8 << 20
+
+// bodyKind is what a captured body turned out to be.
+type bodyKind uint8
+
+const (
+	bodyEmpty bodyKind = iota
+	bodyJSON
+	bodyForm
+	bodyTruncated   // over the capture limit: nothing is extracted from it
+	bodyUnparseable // neither JSON nor a form
+	bodyNotCaptured // nobody asked for it (a planning bug if a value is wanted)
+)
+
+// parsedBody is a captured body, parsed once on first use.
+type parsedBody struct {
+	kind bodyKind
+	json []byte
+	form url.Values
+}
+
+func parseBody(b *event.Body, h http.Header) parsedBody {
+	switch {
+	case !b.Captured:
+		return parsedBody{kind: bodyNotCaptured}
+	case b.Truncated:
+		return parsedBody{kind: bodyTruncated}
+	case len(b.Data) == 0:
+		return parsedBody{kind: bodyEmpty}
+	}
+	data := b.Data
+	if enc := h.Get("Content-Encoding"); enc == "gzip" || enc == "x-gzip" {
+		inflated, err := gunzip(data)
+		if err != nil {
+			return parsedBody{kind: bodyUnparseable}
+		}
+		data = inflated
+	}
+	ct, _, _ := mime.ParseMediaType(h.Get("Content-Type"))
+	if ct == "application/x-www-form-urlencoded" {
+		form, err := url.ParseQuery(string(data))
+		if err != nil {
+			return parsedBody{kind: bodyUnparseable}
+		}
+		return parsedBody{kind: bodyForm, form: form}
+	}
+	// Legacy apps label JSON in many ways (text/plain, none at all): trust
+	// the bytes, not the label.
+	if gjson.ValidBytes(data) {
+		return parsedBody{kind: bodyJSON, json: data}
+	}
+	return parsedBody{kind: bodyUnparseable}
+}
+
+func gunzip(data []byte) ([]byte, error) {
+	zr, err := gzip.NewReader(bytes.NewReader(data))
+	if err != nil {
+		return nil, err
+	}
+	defer zr.Close()
+	out, err := io.ReadAll(io.LimitReader(zr, maxInflated+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(out) > maxInflated {
+		return nil, io.ErrShortBuffer
+	}
+	return out, nil
+}
+
+// get looks up a gjson path (JSON) or a field name (form).
+func (p *parsedBody) get(path string) value {
+	switch p.kind {
+	case bodyJSON:
+		return jsonValue(gjson.GetBytes(p.json, path))
+	case bodyForm:
+		if vs, ok := p.form[path]; ok && len(vs) > 0 {
+			return stringValue(vs[0])
+		}
+	}
+	return value{}
+}
+
+// problem explains why values from this body are missing, "" when nothing
+// went wrong (an empty body or an absent field is not a problem).
+func (p *parsedBody) problem(side string) string {
+	switch p.kind {
+	case bodyTruncated:
+		return side + " body is larger than the capture limit; " + side + ".body values not extracted"
+	case bodyUnparseable:
+		return side + " body is neither JSON nor a form; " + side + ".body values not extracted"
+	case bodyNotCaptured:
+		return side + " body was not captured; " + side + ".body values not extracted"
+	}
+	return ""
+}

@@ -1,0 +1,458 @@
+package rules
+
+import (
+	"fmt"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/auditproxy/auditproxy/event"
+)
+
+// Load reads and compiles a rules file. On any problem it returns Errors
+// listing every one found, each located file:line:col.
+func Load(path string) (*Set, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading rules file: %w", err)
+	}
+	return Parse(path, data)
+}
+
+// Parse compiles rules from data; file names the source in messages.
+func Parse(file string, data []byte) (*Set, error) {
+	l := &loader{file: file}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		l.yamlError(err)
+		return nil, l.errs
+	}
+	if len(doc.Content) == 0 {
+		l.errs = append(l.errs, &Error{File: file, Line: 1, Col: 1, Msg: "empty rules file: want version: 1 and rules:"})
+		return nil, l.errs
+	}
+	set := l.file1(doc.Content[0])
+	if len(l.errs) > 0 {
+		return nil, l.errs
+	}
+	set.Warnings = l.warns
+	return set, nil
+}
+
+type loader struct {
+	file  string
+	errs  Errors
+	warns Errors
+	rule  string // name of the rule being read, for messages
+}
+
+func (l *loader) errf(n *yaml.Node, format string, args ...any) {
+	l.errs = append(l.errs, &Error{File: l.file, Line: n.Line, Col: n.Column, Rule: l.rule, Msg: fmt.Sprintf(format, args...)})
+}
+
+var yamlLine = regexp.MustCompile(`line (\d+)`)
+
+// yamlError turns a YAML syntax error, which carries a line but no column,
+// into located messages.
+func (l *loader) yamlError(err error) {
+	for _, msg := range strings.Split(strings.TrimPrefix(err.Error(), "yaml: "), "\n") {
+		msg = strings.TrimSpace(msg)
+		if msg == "" || strings.HasPrefix(msg, "unmarshal errors:") {
+			continue
+		}
+		line := 1
+		if m := yamlLine.FindStringSubmatch(msg); m != nil {
+			line, _ = strconv.Atoi(m[1])
+		}
+		l.errs = append(l.errs, &Error{File: l.file, Line: line, Col: 1, Msg: "yaml: " + msg})
+	}
+}
+
+// fields reads a mapping, reporting unknown and duplicate keys. It returns
+// nil when n is not a mapping (after reporting that).
+func (l *loader) fields(n *yaml.Node, what string, known ...string) map[string]*yaml.Node {
+	if n.Kind != yaml.MappingNode {
+		l.errf(n, "%s: want a mapping, got %s", what, kindName(n))
+		return nil
+	}
+	out := map[string]*yaml.Node{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		switch {
+		case !contains(known, k.Value):
+			l.errf(k, "%s: unknown key %q (known: %s)", what, k.Value, strings.Join(known, ", "))
+		case out[k.Value] != nil:
+			l.errf(k, "%s: key %q given twice", what, k.Value)
+		default:
+			out[k.Value] = v
+		}
+	}
+	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func kindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.ScalarNode:
+		if n.Tag == "!!null" {
+			return "nothing"
+		}
+		return fmt.Sprintf("%q", n.Value)
+	case yaml.AliasNode:
+		return "an alias"
+	}
+	return "a document"
+}
+
+// scalar reads a string scalar.
+func (l *loader) scalar(n *yaml.Node, what string) (string, bool) {
+	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
+		l.errf(n, "%s: want a value, got %s", what, kindName(n))
+		return "", false
+	}
+	return n.Value, true
+}
+
+// scalars reads one scalar or a list of them.
+func (l *loader) scalars(n *yaml.Node, what string) ([]*yaml.Node, bool) {
+	switch n.Kind {
+	case yaml.ScalarNode:
+		if _, ok := l.scalar(n, what); !ok {
+			return nil, false
+		}
+		return []*yaml.Node{n}, true
+	case yaml.SequenceNode:
+		ok := len(n.Content) > 0
+		if !ok {
+			l.errf(n, "%s: empty list", what)
+		}
+		for _, item := range n.Content {
+			if _, good := l.scalar(item, what); !good {
+				ok = false
+			}
+		}
+		return n.Content, ok
+	}
+	l.errf(n, "%s: want a value or a list, got %s", what, kindName(n))
+	return nil, false
+}
+
+func (l *loader) file1(root *yaml.Node) *Set {
+	f := l.fields(root, "rules file", "version", "defaults", "redact", "rules")
+	if f == nil {
+		return nil
+	}
+	set := &Set{File: l.file, index: newIndex()}
+	if v := f["version"]; v == nil {
+		l.errf(root, "missing version: 1")
+	} else if v.Value != "1" || v.Kind != yaml.ScalarNode {
+		l.errf(v, "version: only version 1 is known, got %s", kindName(v))
+	}
+
+	var defaultArea string
+	defaultSeverity := event.SeverityInfo
+	if d := f["defaults"]; d != nil {
+		df := l.fields(d, "defaults", "actor", "area", "severity")
+		if a := df["actor"]; a != nil {
+			set.defaultActor = l.party(a, "defaults.actor")
+		}
+		if a := df["area"]; a != nil {
+			defaultArea, _ = l.scalar(a, "defaults.area")
+		}
+		if s := df["severity"]; s != nil {
+			defaultSeverity = l.severity(s)
+		}
+	}
+
+	extra, withDefaults := []string(nil), true
+	if r := f["redact"]; r != nil {
+		rf := l.fields(r, "redact", "fields", "default_fields")
+		if n := rf["fields"]; n != nil {
+			items, _ := l.scalars(n, "redact.fields")
+			for _, it := range items {
+				extra = append(extra, it.Value)
+			}
+		}
+		if n := rf["default_fields"]; n != nil {
+			withDefaults = l.boolean(n, "redact.default_fields")
+		}
+	}
+	set.redact = newRedactor(extra, withDefaults)
+
+	rs := f["rules"]
+	if rs == nil {
+		l.errf(root, "missing rules: (a list of rules)")
+		return set
+	}
+	if rs.Kind != yaml.SequenceNode {
+		l.errf(rs, "rules: want a list, got %s", kindName(rs))
+		return set
+	}
+	names := map[string]*yaml.Node{}
+	for i, rn := range rs.Content {
+		r := l.rule1(rn, i, defaultArea, defaultSeverity, set.defaultActor)
+		if r == nil {
+			continue
+		}
+		if prev := names[r.Name]; prev != nil {
+			l.errf(rn, "name given twice (first at line %d)", prev.Line)
+		}
+		names[r.Name] = rn
+		set.index.add(len(set.rules), r.methods, &r.path, r.hasPath)
+		set.rules = append(set.rules, r)
+	}
+	l.rule = ""
+	return set
+}
+
+func (l *loader) boolean(n *yaml.Node, what string) bool {
+	var b bool
+	if n.Kind != yaml.ScalarNode || n.Decode(&b) != nil {
+		l.errf(n, "%s: want true or false, got %s", what, kindName(n))
+	}
+	return b
+}
+
+func (l *loader) severity(n *yaml.Node) event.Severity {
+	s, ok := l.scalar(n, "severity")
+	if !ok {
+		return event.SeverityInfo
+	}
+	for _, known := range event.Severities {
+		if s == string(known) {
+			return known
+		}
+	}
+	l.errf(n, "severity: %q is not one of debug, info, notice, warning, error, critical", s)
+	return event.SeverityInfo
+}
+
+var actionSyntax = regexp.MustCompile(`^[a-z0-9_]+(\.[a-z0-9_]+)*$`)
+
+func (l *loader) rule1(n *yaml.Node, i int, area string, sev event.Severity, defActor party) *Rule {
+	l.rule = fmt.Sprintf("#%d", i+1)
+	if n.Kind == yaml.MappingNode {
+		for j := 0; j+1 < len(n.Content); j += 2 {
+			if n.Content[j].Value == "name" && n.Content[j+1].Kind == yaml.ScalarNode {
+				l.rule = n.Content[j+1].Value
+			}
+		}
+	}
+	f := l.fields(n, "rule", "name", "match", "action", "description", "area", "severity", "outcome", "actor", "target", "changes")
+	if f == nil {
+		return nil
+	}
+	before := len(l.errs)
+	r := &Rule{Line: n.Line, Col: n.Column, Area: area, Severity: sev}
+	if v := f["name"]; v == nil {
+		l.errf(n, "missing name")
+	} else if s, ok := l.scalar(v, "name"); ok {
+		r.Name = s
+	}
+	if v := f["action"]; v == nil {
+		l.errf(n, "missing action (e.g. action: user.created)")
+	} else if s, ok := l.scalar(v, "action"); ok {
+		if !actionSyntax.MatchString(s) {
+			l.errf(v, "action: %q should be lowercase dotted words, e.g. user.created", s)
+		}
+		r.Action = s
+	}
+	if v := f["match"]; v == nil {
+		l.errf(n, "missing match (e.g. match: {method: POST, path: /users, status: 2xx})")
+	} else {
+		l.match(v, r)
+	}
+	if v := f["area"]; v != nil {
+		r.Area, _ = l.scalar(v, "area")
+	}
+	if v := f["severity"]; v != nil {
+		r.Severity = l.severity(v)
+	}
+	if v := f["outcome"]; v != nil {
+		if s, ok := l.scalar(v, "outcome"); ok {
+			switch o := event.Outcome(s); o {
+			case event.OutcomeSuccess, event.OutcomeFailure, event.OutcomeUnknown:
+				r.Outcome = o
+			default:
+				l.errf(v, "outcome: %q is not one of success, failure, unknown", s)
+			}
+		}
+	}
+	if v := f["description"]; v != nil {
+		if s, ok := l.scalar(v, "description"); ok {
+			t, err := parseTemplate(s)
+			if err != nil {
+				l.errf(v, "description: %v", err)
+			}
+			r.description = t
+		}
+	}
+	if v := f["actor"]; v != nil {
+		r.actor = l.party(v, "actor")
+	}
+	if v := f["target"]; v != nil {
+		r.target = l.party(v, "target")
+	}
+	if v := f["changes"]; v != nil {
+		if v.Kind != yaml.SequenceNode {
+			l.errf(v, "changes: want a list of request body fields, e.g. [email, role], got %s", kindName(v))
+		}
+		items, _ := l.scalars(v, "changes")
+		for _, it := range items {
+			r.changes = append(r.changes, it.Value)
+		}
+	}
+	if len(l.errs) > before {
+		return nil
+	}
+	r.planCapture(defActor)
+	l.check(r, n)
+	return r
+}
+
+func (l *loader) party(n *yaml.Node, what string) party {
+	f := l.fields(n, what, "id", "name", "type")
+	var p party
+	for key, dst := range map[string]*expr{"id": &p.id, "name": &p.name, "type": &p.typ} {
+		v := f[key]
+		if v == nil {
+			continue
+		}
+		s, ok := l.scalar(v, what+"."+key)
+		if !ok {
+			continue
+		}
+		e, err := parseExpr(s)
+		if err != nil {
+			l.errf(v, "%s.%s: %v", what, key, err)
+		}
+		*dst = e
+	}
+	return p
+}
+
+// parseExpr reads a field's value: a template when it has braces, a source
+// when it names one, literal text otherwise.
+func parseExpr(s string) (expr, error) {
+	if strings.ContainsAny(s, "{}") {
+		t, err := parseTemplate(s)
+		return expr{tmpl: t}, err
+	}
+	src, ok, err := parseSource(s)
+	if err != nil {
+		return expr{}, err
+	}
+	if ok {
+		return expr{src: &src}, nil
+	}
+	return expr{lit: s}, nil
+}
+
+func (l *loader) match(n *yaml.Node, r *Rule) {
+	f := l.fields(n, "match", "method", "path", "status", "query", "header")
+	if f == nil {
+		return
+	}
+	if v := f["method"]; v != nil {
+		items, _ := l.scalars(v, "match.method")
+		for _, it := range items {
+			m := it.Value
+			if m != strings.ToUpper(m) || !isIdent(m) {
+				l.errf(it, "match.method: %q is not an HTTP method (write it in capitals: GET, POST, ...)", m)
+				continue
+			}
+			r.methods = append(r.methods, m)
+		}
+	}
+	if v := f["path"]; v != nil {
+		if s, ok := l.scalar(v, "match.path"); ok {
+			pt, err := parsePath(s)
+			if err != nil {
+				l.errf(v, "match.path: %v", err)
+			}
+			r.path, r.hasPath = pt, true
+		}
+	}
+	if v := f["method"]; v == nil && f["path"] == nil {
+		l.errf(n, "match: needs a method or a path")
+	}
+	if v := f["status"]; v != nil {
+		items, _ := l.scalars(v, "match.status")
+		for _, it := range items {
+			if err := r.status.add(it.Value); err != nil {
+				l.errf(it, "match.status: %v", err)
+			}
+		}
+	}
+	r.query = l.equalities(f["query"], "match.query")
+	r.header = l.equalities(f["header"], "match.header")
+	for i := range r.header {
+		r.header[i].name = canonicalHeader(r.header[i].name)
+	}
+}
+
+func (l *loader) equalities(n *yaml.Node, what string) []equality {
+	if n == nil {
+		return nil
+	}
+	if n.Kind != yaml.MappingNode {
+		l.errf(n, "%s: want a mapping of name: value, got %s", what, kindName(n))
+		return nil
+	}
+	var out []equality
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		v, ok := l.scalar(n.Content[i+1], what+"."+n.Content[i].Value)
+		if ok {
+			out = append(out, equality{name: n.Content[i].Value, value: v})
+		}
+	}
+	return out
+}
+
+// planCapture decides, once at load, which bodies the rule reads, so the
+// proxy captures only those.
+func (r *Rule) planCapture(defActor party) {
+	var srcs []source
+	actor := r.actor
+	if !actor.set() {
+		actor = defActor
+	}
+	for _, p := range []party{actor, r.target} {
+		for _, e := range []expr{p.id, p.name, p.typ} {
+			srcs = append(srcs, e.sources()...)
+		}
+	}
+	if r.description != nil {
+		srcs = append(srcs, r.description.sources()...)
+	}
+	for _, s := range srcs {
+		r.needsRequestBody = r.needsRequestBody || s.kind == srcRequestBody
+		r.needsResponseBody = r.needsResponseBody || s.kind == srcResponseBody
+	}
+	r.needsRequestBody = r.needsRequestBody || len(r.changes) > 0
+}
+
+// check warns about sources that cannot exist for the rule, e.g. a
+// response body on a rule that only matches bodiless statuses. The rule
+// still loads: it may be right for a server that breaks HTTP.
+func (l *loader) check(r *Rule, n *yaml.Node) {
+	if r.needsResponseBody && r.status.only(204, 304) {
+		l.warns = append(l.warns, &Error{File: l.file, Line: n.Line, Col: n.Column, Rule: r.Name,
+			Msg: fmt.Sprintf("uses response.body but only matches status %v, which has no body", r.status.codes)})
+	}
+}

@@ -1,0 +1,133 @@
+package rules
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+
+	"github.com/tidwall/gjson"
+
+	"github.com/auditproxy/auditproxy/event"
+)
+
+// DefaultSensitive are the name fragments whose values are always shown as
+// [FILTERED]. A name matches when, lowercased and without -, _, . and spaces,
+// it contains a fragment: smtp_password, X-Api-Key, csrfToken, card_number.
+var DefaultSensitive = []string{
+	"password", "passwd", "pwd", "secret", "token", "apikey", "authorization",
+	"cookie", "creditcard", "cardnumber", "ccnumber", "cvv", "cvc", "privatekey",
+}
+
+type redactor struct {
+	fragments []string // normalised
+}
+
+func newRedactor(extra []string, withDefaults bool) redactor {
+	var r redactor
+	if withDefaults {
+		r.fragments = append(r.fragments, DefaultSensitive...)
+	}
+	for _, e := range extra {
+		if n := normalizeName(e); n != "" {
+			r.fragments = append(r.fragments, n)
+		}
+	}
+	return r
+}
+
+func normalizeName(name string) string {
+	var b strings.Builder
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case c == '-' || c == '_' || c == '.' || c == ' ':
+		case c >= 'A' && c <= 'Z':
+			b.WriteByte(c + 'a' - 'A')
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+func (r redactor) sensitive(name string) bool {
+	if name == "" {
+		return false
+	}
+	n := normalizeName(name)
+	for _, f := range r.fragments {
+		if strings.Contains(n, f) {
+			return true
+		}
+	}
+	return false
+}
+
+var filteredJSON = json.RawMessage(`"` + event.Filtered + `"`)
+
+// json returns raw with the value of every sensitive key inside it, at any
+// depth, replaced by "[FILTERED]". Key order is kept. Scalars come back as is.
+func (r redactor) json(raw []byte) []byte {
+	res := gjson.ParseBytes(raw)
+	if !res.IsObject() && !res.IsArray() {
+		return raw
+	}
+	if !r.needs(res) {
+		return raw
+	}
+	var b bytes.Buffer
+	r.write(&b, res)
+	return b.Bytes()
+}
+
+// needs reports whether any key under res is sensitive, so that the common
+// case costs no rewriting.
+func (r redactor) needs(res gjson.Result) bool {
+	found := false
+	res.ForEach(func(k, v gjson.Result) bool {
+		if k.Type == gjson.String && r.sensitive(k.Str) {
+			found = true
+		} else if v.IsObject() || v.IsArray() {
+			found = r.needs(v)
+		}
+		return !found
+	})
+	return found
+}
+
+func (r redactor) write(b *bytes.Buffer, res gjson.Result) {
+	switch {
+	case res.IsObject():
+		b.WriteByte('{')
+		first := true
+		res.ForEach(func(k, v gjson.Result) bool {
+			if !first {
+				b.WriteByte(',')
+			}
+			first = false
+			b.WriteString(k.Raw)
+			b.WriteByte(':')
+			if r.sensitive(k.Str) {
+				b.Write(filteredJSON)
+			} else {
+				r.write(b, v)
+			}
+			return true
+		})
+		b.WriteByte('}')
+	case res.IsArray():
+		b.WriteByte('[')
+		first := true
+		res.ForEach(func(_, v gjson.Result) bool {
+			if !first {
+				b.WriteByte(',')
+			}
+			first = false
+			r.write(b, v)
+			return true
+		})
+		b.WriteByte(']')
+	default:
+		b.WriteString(res.Raw)
+	}
+}
