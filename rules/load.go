@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -35,6 +36,8 @@ func Parse(file string, data []byte) (*Set, error) {
 		return nil, l.errs
 	}
 	set := l.file1(doc.Content[0])
+	sortByPosition(l.errs)
+	sortByPosition(l.warns)
 	if len(l.errs) > 0 {
 		return nil, l.errs
 	}
@@ -91,6 +94,15 @@ func (l *loader) fields(n *yaml.Node, what string, known ...string) map[string]*
 		}
 	}
 	return out
+}
+
+func sortByPosition(es Errors) {
+	slices.SortStableFunc(es, func(a, b *Error) int {
+		if a.Line != b.Line {
+			return a.Line - b.Line
+		}
+		return a.Col - b.Col
+	})
 }
 
 func contains(list []string, s string) bool {
