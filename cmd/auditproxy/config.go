@@ -1,0 +1,159 @@
+package main
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"io"
+	"net/netip"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// config is every setting of run. It is read from --config (YAML, same
+// names), then flags given on the command line override it.
+type config struct {
+	Listen          string        `yaml:"listen"`
+	Upstream        string        `yaml:"upstream"`
+	Rules           string        `yaml:"rules"`
+	GeoIP           string        `yaml:"geoip"`
+	Outputs         []string      `yaml:"outputs"`
+	TrustedProxies  []string      `yaml:"trusted_proxies"`
+	KeepHost        bool          `yaml:"keep_host"`
+	BodyLimit       int64         `yaml:"body_limit"`
+	UpstreamTimeout time.Duration `yaml:"upstream_timeout"`
+	App             string        `yaml:"app"`
+	QueueSize       int           `yaml:"queue_size"`
+}
+
+func defaultConfig() config {
+	return config{
+		Listen:          "127.0.0.1:8080",
+		Rules:           "rules.yaml",
+		BodyLimit:       1 << 20,
+		UpstreamTimeout: 60 * time.Second,
+	}
+}
+
+// listFlag is a repeatable flag: --output stdout --output file:/x.
+type listFlag struct{ values *[]string }
+
+func (l listFlag) String() string {
+	if l.values == nil {
+		return ""
+	}
+	return strings.Join(*l.values, ",")
+}
+func (l listFlag) Set(v string) error { *l.values = append(*l.values, v); return nil }
+
+// parseRunFlags reads the config file (if any) and the flags, flags winning.
+func parseRunFlags(name string, args []string, stderr io.Writer) (config, error) {
+	var flags config
+	var configFile string
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&configFile, "config", "", "YAML file with these settings (flags override it)")
+	fs.StringVar(&flags.Listen, "listen", "127.0.0.1:8080", "address to accept client traffic on")
+	fs.StringVar(&flags.Upstream, "upstream", "", "URL of the app behind the proxy, e.g. http://127.0.0.1:3000")
+	fs.StringVar(&flags.Rules, "rules", "rules.yaml", "rules file")
+	fs.StringVar(&flags.GeoIP, "geoip", "", "MaxMind or DB-IP .mmdb file for the client's country (optional)")
+	fs.Var(listFlag{&flags.Outputs}, "output", "where events go: stdout or file:PATH (repeatable; default stdout)")
+	fs.Var(listFlag{&flags.TrustedProxies}, "trusted-proxy", "CIDR of a proxy in front of auditproxy whose X-Forwarded-For is believed (repeatable)")
+	fs.BoolVar(&flags.KeepHost, "keep-host", false, "pass the client's Host header upstream instead of the upstream's")
+	fs.Int64Var(&flags.BodyLimit, "body-limit", 1<<20, "bytes of each body captured for extraction; larger bodies stream through, unextracted")
+	fs.DurationVar(&flags.UpstreamTimeout, "upstream-timeout", 60*time.Second, "time to wait for the upstream's response head before answering 504")
+	fs.StringVar(&flags.App, "app", "", "name of the app, copied into every event")
+	fs.IntVar(&flags.QueueSize, "queue-size", 8192, "exchanges waiting to become events; beyond it they are dropped, counted and reported")
+	if err := fs.Parse(args); err != nil {
+		return config{}, err
+	}
+	if fs.NArg() > 0 {
+		return config{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+
+	cfg := defaultConfig()
+	if configFile != "" {
+		var err error
+		if cfg, err = readConfig(configFile); err != nil {
+			return config{}, err
+		}
+	}
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "listen":
+			cfg.Listen = flags.Listen
+		case "upstream":
+			cfg.Upstream = flags.Upstream
+		case "rules":
+			cfg.Rules = flags.Rules
+		case "geoip":
+			cfg.GeoIP = flags.GeoIP
+		case "output":
+			cfg.Outputs = flags.Outputs
+		case "trusted-proxy":
+			cfg.TrustedProxies = flags.TrustedProxies
+		case "keep-host":
+			cfg.KeepHost = flags.KeepHost
+		case "body-limit":
+			cfg.BodyLimit = flags.BodyLimit
+		case "upstream-timeout":
+			cfg.UpstreamTimeout = flags.UpstreamTimeout
+		case "app":
+			cfg.App = flags.App
+		case "queue-size":
+			cfg.QueueSize = flags.QueueSize
+		}
+	})
+	if len(cfg.Outputs) == 0 {
+		cfg.Outputs = []string{"stdout"}
+	}
+	return cfg, nil
+}
+
+// readConfig reads a config file over the defaults; unknown keys are errors.
+func readConfig(path string) (config, error) {
+	cfg := defaultConfig()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return cfg, fmt.Errorf("reading config: %w", err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&cfg); err != nil && err != io.EOF {
+		return cfg, fmt.Errorf("reading config %s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// upstreamURL and trustedPrefixes turn text settings into values, with
+// messages that name the setting.
+func (c config) upstreamURL() (*url.URL, error) {
+	if c.Upstream == "" {
+		return nil, fmt.Errorf("no upstream: give --upstream http://HOST:PORT (the app to put behind the proxy)")
+	}
+	u, err := url.Parse(c.Upstream)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("upstream %q: want an http:// or https:// URL with a host", c.Upstream)
+	}
+	return u, nil
+}
+
+func (c config) trustedPrefixes() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range c.TrustedProxies {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			a, aerr := netip.ParseAddr(s)
+			if aerr != nil {
+				return nil, fmt.Errorf("trusted proxy %q: want a CIDR like 10.0.0.0/8 or an address", s)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
+}

@@ -1,0 +1,46 @@
+// Command auditproxy is a reverse proxy that turns requests to an existing
+// web app into audit events. This file only wires: flags and config file in,
+// parts built, run.
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+)
+
+const usage = `auditproxy: an audit trail for any HTTP app, as a reverse proxy in front of it.
+
+Usage:
+  auditproxy run --upstream URL [--listen ADDR] [--rules FILE] [--output SPEC ...] [--config FILE] ...
+  auditproxy check FILE          validate a rules file (every error as FILE:LINE:COL)
+  auditproxy demo [--listen ADDR] a sample app behind the proxy, events on stdout
+
+Run "auditproxy run -h" for every option of run.
+`
+
+func main() {
+	os.Exit(runMain(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// runMain is main with its outside world passed in, for tests. stdout
+// carries events only; everything for people goes to stderr.
+func runMain(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "run":
+		return cmdRun(args[1:], stdout, stderr)
+	case "check":
+		return cmdCheck(args[1:], stdout, stderr)
+	case "demo":
+		return cmdDemo(args[1:], stdout, stderr)
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "auditproxy: unknown command %q\n\n%s", args[0], usage)
+	return 2
+}

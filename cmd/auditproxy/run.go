@@ -1,0 +1,133 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/auditproxy/auditproxy/enrich"
+	"github.com/auditproxy/auditproxy/output"
+	"github.com/auditproxy/auditproxy/pipeline"
+	"github.com/auditproxy/auditproxy/proxy"
+	"github.com/auditproxy/auditproxy/rules"
+)
+
+func cmdRun(args []string, stdout, stderr io.Writer) int {
+	cfg, err := parseRunFlags("auditproxy run", args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "auditproxy run:", err)
+		return 2
+	}
+	set, ok := loadRules(cfg.Rules, stderr)
+	if !ok {
+		fmt.Fprintln(stderr, "auditproxy run: not starting: the rules file has errors")
+		return 1
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		fmt.Fprintln(stderr, "auditproxy run:", err)
+		return 1
+	}
+	if err := serve(ctx, ln, cfg, set, newLogger(stderr), nil); err != nil {
+		fmt.Fprintln(stderr, "auditproxy run:", err)
+		return 1
+	}
+	return 0
+}
+
+// newLogger is the proxy's own log: human-readable on a terminal, JSON
+// lines otherwise. Never stdout, which carries events.
+func newLogger(w io.Writer) zerolog.Logger {
+	if f, ok := w.(*os.File); ok {
+		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+			w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.TimeOnly}
+		}
+	}
+	return zerolog.New(w).With().Timestamp().Logger()
+}
+
+// serve builds the parts, accepts traffic on ln until ctx is done, then
+// shuts down in order: stop accepting, finish requests, write queued
+// events, close outputs. ready, if not nil, is called once serving.
+func serve(ctx context.Context, ln net.Listener, cfg config, set *rules.Set, log zerolog.Logger, ready func()) error {
+	upstream, err := cfg.upstreamURL()
+	if err != nil {
+		return err
+	}
+	trusted, err := cfg.trustedPrefixes()
+	if err != nil {
+		return err
+	}
+	enricher, err := enrich.New(enrich.Config{TrustedProxies: trusted, GeoIPPath: cfg.GeoIP, App: cfg.App})
+	if err != nil {
+		return err
+	}
+	defer enricher.Close()
+	var sinks []output.Sink
+	for _, spec := range cfg.Outputs {
+		s, err := output.Open(spec)
+		if err != nil {
+			for _, open := range sinks {
+				open.Close()
+			}
+			return err
+		}
+		sinks = append(sinks, s)
+	}
+	pipe, err := pipeline.New(pipeline.Config{Rules: set, Enricher: enricher, Sinks: sinks, Logger: log, QueueSize: cfg.QueueSize})
+	if err != nil {
+		return err
+	}
+	px, err := proxy.New(proxy.Config{
+		Upstream:         upstream,
+		Observer:         pipe,
+		BodyCaptureLimit: cfg.BodyLimit,
+		KeepClientHost:   cfg.KeepHost,
+		UpstreamTimeout:  cfg.UpstreamTimeout,
+		Logger:           log,
+	})
+	if err != nil {
+		pipe.Close()
+		return err
+	}
+	srv := &http.Server{Handler: px, ReadHeaderTimeout: 30 * time.Second}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	log.Info().Str("listen", ln.Addr().String()).Str("upstream", upstream.String()).
+		Str("rules", set.File).Int("rule_count", len(set.Rules())).Strs("outputs", cfg.Outputs).Msg("auditproxy serving")
+	if ready != nil {
+		ready()
+	}
+
+	select {
+	case <-ctx.Done():
+	case err := <-served:
+		pipe.Close()
+		return fmt.Errorf("serving: %w", err)
+	}
+	log.Info().Msg("shutting down: finishing requests in flight")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		log.Warn().Err(err).Msg("requests still in flight at the shutdown deadline")
+	}
+	st := pipe.Stats()
+	err = pipe.Close()
+	log.Info().Int64("events", st.Events.Load()).Int64("dropped", st.Dropped.Load()).Int64("write_errors", st.WriteErrors.Load()).Msg("stopped")
+	return err
+}
