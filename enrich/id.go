@@ -1,0 +1,57 @@
+package enrich
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"sync"
+	"time"
+)
+
+// lastTick is the time part of the previous id: Unix milliseconds << 12 |
+// a 12-bit fraction of the millisecond.
+var lastTick struct {
+	sync.Mutex
+	t int64
+}
+
+// NewID returns a new UUIDv7 (RFC 9562) in its canonical lowercase form.
+// Ids from one process are unique and strictly increasing, so they sort in
+// the order they were made, also as strings: the 12 bits after the
+// millisecond timestamp hold a finer fraction of the millisecond (RFC 9562
+// section 6.2, method 3), bumped by one when two ids would share it or the
+// clock stepped back. The last 62 bits are random, so ids from different
+// processes do not collide either.
+func NewID() string {
+	var u [16]byte
+	rand.Read(u[8:]) // never returns an error; it crashes the program first
+
+	now := time.Now()
+	t := now.UnixMilli()<<12 | int64(now.Nanosecond()%1e6)*4096/1e6
+	lastTick.Lock()
+	if t <= lastTick.t {
+		t = lastTick.t + 1
+	}
+	lastTick.t = t
+	lastTick.Unlock()
+
+	ms, frac := t>>12, t&0xfff
+	for i := 5; i >= 0; i-- {
+		u[i] = byte(ms)
+		ms >>= 8
+	}
+	u[6] = 0x70 | byte(frac>>8) // version 7
+	u[7] = byte(frac)
+	u[8] = 0x80 | u[8]&0x3f // variant 10
+
+	var s [36]byte
+	hex.Encode(s[0:8], u[0:4])
+	s[8] = '-'
+	hex.Encode(s[9:13], u[4:6])
+	s[13] = '-'
+	hex.Encode(s[14:18], u[6:8])
+	s[18] = '-'
+	hex.Encode(s[19:23], u[8:10])
+	s[23] = '-'
+	hex.Encode(s[24:], u[10:])
+	return string(s[:])
+}

@@ -1,0 +1,72 @@
+package output
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+
+	"github.com/auditproxy/auditproxy/event"
+)
+
+func init() {
+	Register("stdout", func(arg string) (Sink, error) {
+		if arg != "" {
+			return nil, fmt.Errorf("stdout takes no argument, got %q", arg)
+		}
+		return NewStdout(os.Stdout), nil
+	})
+}
+
+var _ Sink = (*Stdout)(nil)
+
+// Stdout writes events as JSON lines to a stream: os.Stdout when opened as
+// "stdout", any writer in tests.
+type Stdout struct {
+	mu     sync.Mutex // one Write at a time, so lines never interleave
+	w      io.Writer
+	buf    []byte
+	closed bool
+}
+
+// NewStdout returns a sink writing to w. Close does not close w.
+func NewStdout(w io.Writer) *Stdout {
+	return &Stdout{w: w}
+}
+
+// chunkSize is how many bytes of lines Stdout collects before writing: few
+// syscalls, bounded memory.
+const chunkSize = 64 << 10
+
+// Write writes the events, one line each, in order.
+func (s *Stdout) Write(ctx context.Context, events []event.Event) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("writing to stdout: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return fmt.Errorf("writing to stdout: %w", ErrClosed)
+	}
+	s.buf = s.buf[:0]
+	for i := range events {
+		s.buf = AppendJSON(s.buf, &events[i])
+		if len(s.buf) >= chunkSize || i == len(events)-1 {
+			if _, err := s.w.Write(s.buf); err != nil {
+				return fmt.Errorf("writing to stdout: %w", err)
+			}
+			s.buf = s.buf[:0]
+		}
+	}
+	return nil
+}
+
+// Close makes later Writes fail with ErrClosed. It leaves the stream open:
+// os.Stdout belongs to the process.
+func (s *Stdout) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	return nil
+}
