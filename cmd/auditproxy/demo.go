@@ -56,7 +56,7 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
 	cfg.Outputs = []string{"stdout"}
 	cfg.App = "demo"
 	ready := func() { printTour(stderr, "http://"+ln.Addr().String(), cfg.Upstream) }
-	if err := serve(ctx, ln, cfg, set, newLogger(stderr), ready); err != nil {
+	if err := serve(ctx, ln, cfg, set, newLogger(stderr), stdout, ready); err != nil {
 		fmt.Fprintln(stderr, "auditproxy demo:", err)
 		return 1
 	}

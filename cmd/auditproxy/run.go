@@ -43,7 +43,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "auditproxy run:", err)
 		return 1
 	}
-	if err := serve(ctx, ln, cfg, set, newLogger(stderr), nil); err != nil {
+	if err := serve(ctx, ln, cfg, set, newLogger(stderr), stdout, nil); err != nil {
 		fmt.Fprintln(stderr, "auditproxy run:", err)
 		return 1
 	}
@@ -63,8 +63,9 @@ func newLogger(w io.Writer) zerolog.Logger {
 
 // serve builds the parts, accepts traffic on ln until ctx is done, then
 // shuts down in order: stop accepting, finish requests, write queued
-// events, close outputs. ready, if not nil, is called once serving.
-func serve(ctx context.Context, ln net.Listener, cfg config, set *rules.Set, log zerolog.Logger, ready func()) error {
+// events, close outputs. The stdout output writes to stdout. ready, if not
+// nil, is called once serving.
+func serve(ctx context.Context, ln net.Listener, cfg config, set *rules.Set, log zerolog.Logger, stdout io.Writer, ready func()) error {
 	upstream, err := cfg.upstreamURL()
 	if err != nil {
 		return err
@@ -80,7 +81,13 @@ func serve(ctx context.Context, ln net.Listener, cfg config, set *rules.Set, log
 	defer enricher.Close()
 	var sinks []output.Sink
 	for _, spec := range cfg.Outputs {
-		s, err := output.Open(spec)
+		var s output.Sink
+		var err error
+		if spec == "stdout" {
+			s = output.NewStdout(stdout)
+		} else {
+			s, err = output.Open(spec)
+		}
 		if err != nil {
 			for _, open := range sinks {
 				open.Close()
