@@ -1,0 +1,208 @@
+package proxy
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+
+	"github.com/auditproxy/auditproxy/event"
+)
+
+// minCapture is the first allocation of a capture whose length is not
+// known: most audited bodies are small JSON.
+const minCapture = 512
+
+// capture keeps the first limit bytes written to it and counts them all.
+// Its buffer grows with the body, never past limit, so a 200-byte body
+// costs about 512 bytes however large the limit. The zero value (limit 0)
+// only counts.
+type capture struct {
+	limit     int64
+	data      []byte
+	size      int64
+	truncated bool // more than limit bytes were written
+}
+
+func (c *capture) write(p []byte) {
+	c.size += int64(len(p))
+	if room := c.limit - int64(len(c.data)); int64(len(p)) > room {
+		p = p[:room]
+		c.truncated = true
+	}
+	if len(p) == 0 {
+		return
+	}
+	if cap(c.data)-len(c.data) < len(p) {
+		c.grow(len(p))
+	}
+	c.data = append(c.data, p...)
+}
+
+// grow makes room for n more bytes (known to fit under limit), doubling
+// but never allocating past limit.
+func (c *capture) grow(n int) {
+	size := max(2*cap(c.data), len(c.data)+n, minCapture)
+	size = int(min(int64(size), c.limit))
+	data := make([]byte, len(c.data), size)
+	copy(data, c.data)
+	c.data = data
+}
+
+// expect sizes the buffer for a body of declared length n, in one allocation.
+func (c *capture) expect(n int64) {
+	if n > 0 && c.data == nil && c.limit > 0 {
+		c.data = make([]byte, 0, min(n, c.limit))
+	}
+}
+
+// result is the capture as the Exchange carries it; captured says whether
+// the body was asked for (if not, only its size is given).
+func (c *capture) result(captured bool) event.Body {
+	if !captured {
+		return event.Body{Size: c.size}
+	}
+	return event.Body{Captured: true, Data: c.data, Truncated: c.truncated, Size: c.size}
+}
+
+// teeBody is a request body that keeps a capture of what is read from it.
+// The Transport may still be reading it (in its own goroutine) after the
+// response is done, so the capture is guarded and sealed before it is
+// handed over; bytes read after that are not counted.
+type teeBody struct {
+	io.ReadCloser
+	mu     sync.Mutex
+	buf    capture
+	sealed bool
+}
+
+func (t *teeBody) Read(p []byte) (int, error) {
+	n, err := t.ReadCloser.Read(p)
+	if n > 0 {
+		t.mu.Lock()
+		if !t.sealed {
+			t.buf.write(p[:n])
+		}
+		t.mu.Unlock()
+	}
+	return n, err
+}
+
+// seal stops the capture and returns it.
+func (t *teeBody) seal() *capture {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.sealed = true
+	return &t.buf
+}
+
+// captureWriter records the status, header and body the client is sent,
+// in the manner of Traefik's capture middleware: Flush, Hijack and
+// ReadFrom keep working through it, and Unwrap serves
+// http.ResponseController. It never fails a write the client accepted.
+type captureWriter struct {
+	http.ResponseWriter
+	status int
+	header http.Header // as it was when the status was written
+	body   capture     // limit 0 when the body is not wanted: sizes only
+}
+
+var (
+	_ http.Flusher  = (*captureWriter)(nil)
+	_ http.Hijacker = (*captureWriter)(nil)
+	_ io.ReaderFrom = (*captureWriter)(nil)
+)
+
+func (w *captureWriter) WriteHeader(code int) {
+	// 1xx other than 101 are interim: the final status comes later.
+	if w.status == 0 && (code >= 200 || code == http.StatusSwitchingProtocols) {
+		w.status = code
+		h := w.ResponseWriter.Header()
+		w.header = h.Clone()
+		if cl := h.Get("Content-Length"); cl != "" {
+			if n, err := strconv.ParseInt(cl, 10, 64); err == nil {
+				w.body.expect(n)
+			}
+		}
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *captureWriter) Write(p []byte) (int, error) {
+	if w.status == 0 {
+		w.WriteHeader(http.StatusOK)
+	}
+	n, err := w.ResponseWriter.Write(p)
+	w.body.write(p[:n])
+	return n, err
+}
+
+// ReadFrom copies with a pooled buffer, as net/http's own writer does;
+// without it io.Copy would allocate 32 KiB per response.
+func (w *captureWriter) ReadFrom(src io.Reader) (int64, error) {
+	n, readErr, writeErr := copyBuffer(writerFunc(w.Write), src)
+	if writeErr != nil {
+		return n, writeErr
+	}
+	return n, readErr
+}
+
+func (w *captureWriter) Flush() {
+	if w.status == 0 {
+		w.WriteHeader(http.StatusOK)
+	}
+	_ = http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+func (w *captureWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	return http.NewResponseController(w.ResponseWriter).Hijack()
+}
+
+func (w *captureWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// switched records a 101 Switching Protocols written behind the writer's
+// back, on the hijacked connection.
+func (w *captureWriter) switched(h http.Header) {
+	if w.status == 0 {
+		w.status = http.StatusSwitchingProtocols
+		w.header = h.Clone()
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+var copyBufs = sync.Pool{New: func() any {
+	b := make([]byte, 32<<10)
+	return &b
+}}
+
+// copyBuffer copies src to dst until EOF with a pooled buffer, and says
+// which side failed.
+func copyBuffer(dst io.Writer, src io.Reader) (written int64, readErr, writeErr error) {
+	bp := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(bp)
+	buf := *bp
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			m, werr := dst.Write(buf[:n])
+			written += int64(m)
+			if werr != nil {
+				return written, nil, werr
+			}
+			if m < n {
+				return written, nil, io.ErrShortWrite
+			}
+		}
+		if err == io.EOF {
+			return written, nil, nil
+		}
+		if err != nil {
+			return written, err, nil
+		}
+	}
+}
