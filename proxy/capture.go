@@ -142,7 +142,7 @@ func (w *captureWriter) Write(p []byte) (int, error) {
 // ReadFrom copies with a pooled buffer, as net/http's own writer does;
 // without it io.Copy would allocate 32 KiB per response.
 func (w *captureWriter) ReadFrom(src io.Reader) (int64, error) {
-	n, readErr, writeErr := copyBuffer(writerFunc(w.Write), src)
+	n, readErr, writeErr := copyBuffer(writeOnly{w}, src)
 	if writeErr != nil {
 		return n, writeErr
 	}
@@ -171,9 +171,11 @@ func (w *captureWriter) switched(h http.Header) {
 	}
 }
 
-type writerFunc func([]byte) (int, error)
+// writeOnly hides ReadFrom, so copying into it cannot recurse. Being one
+// pointer, it becomes an io.Writer without an allocation.
+type writeOnly struct{ w *captureWriter }
 
-func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+func (o writeOnly) Write(p []byte) (int, error) { return o.w.Write(p) }
 
 var copyBufs = sync.Pool{New: func() any {
 	b := make([]byte, 32<<10)
