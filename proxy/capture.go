@@ -21,6 +21,7 @@ const minCapture = 512
 // only counts.
 type capture struct {
 	limit     int64
+	expected  int64 // the declared length of the body; 0 if unknown
 	data      []byte
 	size      int64
 	truncated bool // more than limit bytes were written
@@ -45,17 +46,20 @@ func (c *capture) write(p []byte) {
 // but never allocating past limit.
 func (c *capture) grow(n int) {
 	size := max(2*cap(c.data), len(c.data)+n, minCapture)
+	if c.data == nil && c.expected > 0 {
+		size = max(int(min(c.expected, c.limit)), n) // the whole body in one allocation
+	}
 	size = int(min(int64(size), c.limit))
 	data := make([]byte, len(c.data), size)
 	copy(data, c.data)
 	c.data = data
 }
 
-// expect sizes the buffer for a body of declared length n, in one allocation.
+// expect notes the body's declared length (negative if unknown). The
+// buffer is still only allocated by the first write: a HEAD response or a
+// client that never sends its body costs nothing.
 func (c *capture) expect(n int64) {
-	if n > 0 && c.data == nil && c.limit > 0 {
-		c.data = make([]byte, 0, min(n, c.limit))
-	}
+	c.expected = max(n, 0)
 }
 
 // result is the capture as the Exchange carries it; captured says whether

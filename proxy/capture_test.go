@@ -71,6 +71,8 @@ func TestCaptureSizing(t *testing.T) {
 	}{
 		{"small body, length unknown", -1, [][]byte{small}, minCapture, 200},
 		{"small body, length declared", 200, [][]byte{small}, 200, 200},
+		{"small body, declared, in pieces", 200, [][]byte{small[:50], small[50:]}, 200, 200},
+		{"declared, never sent (HEAD)", 100_000, nil, 0, 0},
 		{"big body, declared past the limit", 100_000, [][]byte{big}, 64 << 10, 100_000},
 		{"big body in pieces, length unknown", -1, [][]byte{big[:1000], big[1000:5000], big[5000:]}, 64 << 10, 100_000},
 	} {
@@ -81,7 +83,7 @@ func TestCaptureSizing(t *testing.T) {
 				c.write(p)
 			}
 			if cap(c.data) != tc.wantCap || c.size != tc.wantSize {
-				t.Errorf("buffer %d bytes for %d written, want %d", cap(c.data), c.size, tc.wantCap)
+				t.Errorf("buffer %d bytes for %d written, want %d for %d", cap(c.data), c.size, tc.wantCap, tc.wantSize)
 			}
 		})
 	}

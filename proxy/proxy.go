@@ -93,8 +93,8 @@ type Config struct {
 
 // Proxy is an http.Handler that reverse-proxies to one upstream. Plain
 // requests go through goproxy; WebSocket upgrades go through
-// httputil.ReverseProxy, which closes both ends when either side does.
-// CONNECT is refused.
+// httputil.ReverseProxy, which passes a close from either side on to the
+// other. CONNECT is refused.
 type Proxy struct {
 	upstream  url.URL
 	joinPath  bool // the upstream has a path prefix to join

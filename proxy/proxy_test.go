@@ -16,6 +16,7 @@ import (
 	"regexp"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -665,7 +666,12 @@ func TestWebSocket(t *testing.T) {
 	if resp.StatusCode != http.StatusSwitchingProtocols || resp.Header.Get("X-Request-Id") != "ws-1" {
 		t.Fatalf("upgrade answer %d X-Request-Id %q, want 101 ws-1", resp.StatusCode, resp.Header.Get("X-Request-Id"))
 	}
-	h := <-gotHeader
+	var h http.Header
+	select {
+	case h = <-gotHeader:
+	case <-time.After(wait):
+		t.Fatal("the upstream got no upgrade request")
+	}
 	for name, want := range map[string]string{
 		"Host": strings.TrimPrefix(up.URL, "http://"), "Request-Uri": "/socket?room=1",
 		"X-Forwarded-For": "127.0.0.1", "X-Forwarded-Host": "app.example", "X-Request-Id": "ws-1",
@@ -958,8 +964,9 @@ func TestObserveWhenClientLeaves(t *testing.T) {
 	})
 	t.Run("before the head", func(t *testing.T) {
 		arrived := make(chan struct{})
+		var once sync.Once
 		up := newUpstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			close(arrived)
+			once.Do(func() { close(arrived) })
 			<-r.Context().Done()
 		}))
 		rec := newRecorder(Interest{Record: true})
