@@ -34,8 +34,8 @@ type Exchange struct {
 	ResponseHeader http.Header
 	ResponseBody   Body
 
-	// UpstreamError is empty when the upstream answered; otherwise a short
-	// reason ("timeout", "unreachable", ...) with no internal detail.
+	// UpstreamError is empty when the upstream answered; otherwise one of
+	// the Upstream* reasons below, with no internal detail.
 	UpstreamError string
 
 	// Token is whatever the observer returned with its interest for this
@@ -43,6 +43,19 @@ type Exchange struct {
 	// proxy only carries it.
 	Token any
 }
+
+// Reasons for Exchange.UpstreamError: the upstream gave no response head.
+const (
+	// UpstreamUnreachable: no usable answer (connection refused or reset,
+	// DNS, TLS or protocol failure). The client got 502.
+	UpstreamUnreachable = "unreachable"
+	// UpstreamTimedOut: no response head in time (or a dial timeout). The
+	// client got 504.
+	UpstreamTimedOut = "timeout"
+	// UpstreamCanceled: the client went away before the upstream answered
+	// and the request was abandoned. Status says 502, but nobody received it.
+	UpstreamCanceled = "canceled"
+)
 
 // Body is a bounded copy of a body, taken while it streamed through.
 type Body struct {

@@ -29,18 +29,12 @@ const (
 	defaultUpstreamTimeout  = 60 * time.Second
 )
 
-// Reasons put in event.Exchange.UpstreamError when the upstream gave no
-// response head.
+// Reasons put in event.Exchange.UpstreamError; the meanings are documented
+// in package event.
 const (
-	// UpstreamUnreachable: no usable answer (connection refused or reset,
-	// DNS, TLS or protocol failure). The client got 502.
-	UpstreamUnreachable = "unreachable"
-	// UpstreamTimedOut: no response head within Config.UpstreamTimeout (or
-	// a dial timeout). The client got 504.
-	UpstreamTimedOut = "timeout"
-	// UpstreamCanceled: the client went away before the upstream answered,
-	// so the request was abandoned. Status says 502, but nobody received it.
-	UpstreamCanceled = "canceled"
+	UpstreamUnreachable = event.UpstreamUnreachable // the client got 502
+	UpstreamTimedOut    = event.UpstreamTimedOut    // the client got 504
+	UpstreamCanceled    = event.UpstreamCanceled    // the client left first
 )
 
 const requestIDHeader = "X-Request-Id" // canonical form of X-Request-ID

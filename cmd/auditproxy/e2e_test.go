@@ -64,7 +64,7 @@ func startProxy(t *testing.T, upstream, rulesYAML string, mutate func(*config)) 
 	done := make(chan error, 1)
 	ready := make(chan struct{})
 	go func() {
-		done <- serve(ctx, ln, cfg, set, zerolog.New(h.logs), h.stdout, func() { close(ready) })
+		done <- serve(ctx, ln, cfg, set, zerolog.New(zerolog.SyncWriter(h.logs)), h.stdout, func() { close(ready) })
 	}()
 	select {
 	case <-ready:
