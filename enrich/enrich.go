@@ -94,7 +94,7 @@ func (e *Enricher) Close() error {
 // Fields the rule sets (action, actor, changes ...) are left alone.
 func (e *Enricher) Enrich(ev *event.Event, x *event.Exchange) {
 	if ev.ID == "" {
-		ev.ID = NewID()
+		ev.ID = event.NewID()
 	}
 	ev.Time = x.Start.UTC()
 	ip := x.ClientIP

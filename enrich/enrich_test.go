@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -90,6 +91,8 @@ func TestNewGeoIPErrors(t *testing.T) {
 		}
 	}
 }
+
+var uuidv7 = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
 
 func TestEnrich(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "country.mmdb")

@@ -1,14 +1,12 @@
 package proxy
 
 import (
-	"crypto/rand"
-	"encoding/binary"
-	"encoding/hex"
 	"net"
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
+
+	"github.com/auditproxy/auditproxy/event"
 )
 
 // removeHopByHop deletes the headers that belong to one connection
@@ -98,33 +96,9 @@ func setRequestID(h http.Header) string {
 	if v := h[requestIDHeader]; len(v) > 0 && v[0] != "" {
 		return v[0]
 	}
-	id := newRequestID()
+	id := event.NewID()
 	h[requestIDHeader] = []string{id}
 	return id
-}
-
-// newRequestID returns a UUIDv7 (RFC 9562): 48 bits of Unix milliseconds,
-// then random bits, so ids sort by time and never repeat in practice.
-func newRequestID() string {
-	var b [16]byte
-	var ms [8]byte
-	binary.BigEndian.PutUint64(ms[:], uint64(time.Now().UnixMilli()))
-	copy(b[:6], ms[2:])
-	rand.Read(b[6:])        // never fails (crypto/rand crashes the program instead)
-	b[6] = b[6]&0x0f | 0x70 // version 7
-	b[8] = b[8]&0x3f | 0x80 // variant 10
-
-	var s [36]byte
-	hex.Encode(s[0:8], b[0:4])
-	s[8] = '-'
-	hex.Encode(s[9:13], b[4:6])
-	s[13] = '-'
-	hex.Encode(s[14:18], b[6:8])
-	s[18] = '-'
-	hex.Encode(s[19:23], b[8:10])
-	s[23] = '-'
-	hex.Encode(s[24:], b[10:])
-	return string(s[:])
 }
 
 // joinURLPath is httputil's: the upstream's path prefix a, then the

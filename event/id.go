@@ -1,4 +1,4 @@
-package enrich
+package event
 
 import (
 	"crypto/rand"
