@@ -38,6 +38,14 @@ type Exchange struct {
 	// the Upstream* reasons below, with no internal detail.
 	UpstreamError string
 
+	// Before is the upstream's answer to the pre-fetch the observer asked
+	// for (Interest.Before), taken before the request was forwarded: the
+	// state the request changes. Before.Captured is false when no pre-fetch
+	// was asked for; BeforeError says why one failed ("timeout", a status).
+	Before       Body
+	BeforeHeader http.Header
+	BeforeError  string
+
 	// Token is whatever the observer returned with its interest for this
 	// request (e.g. the rule set in force when the request arrived). The
 	// proxy only carries it.

@@ -36,16 +36,32 @@ type Config struct {
 	// MaxBatch is how many exchanges a worker takes at once before writing;
 	// 0 means 256.
 	MaxBatch int
+
+	// Unmatched, when set, also sees the exchanges no rule turned into an
+	// event (discovery mode). Nil: they are not recorded at all.
+	Unmatched Unmatched
+}
+
+// Unmatched learns from requests the rules do not cover.
+type Unmatched interface {
+	// Wants says, from the request head, whether to record a request that
+	// no rule is interested in (with both bodies). It runs on the request
+	// path and must be cheap.
+	Wants(r *http.Request) bool
+	// Add takes an exchange that yielded no event. It runs on a pipeline
+	// worker and must be safe for concurrent use.
+	Add(x *event.Exchange)
 }
 
 // Pipeline is a proxy.Observer. Create it with New, close it with Close
 // once the proxy no longer calls Observe.
 type Pipeline struct {
-	rules    atomic.Pointer[rules.Set]
-	enricher *enrich.Enricher
-	sinks    []output.Sink
-	log      zerolog.Logger
-	maxBatch int
+	rules     atomic.Pointer[rules.Set]
+	enricher  *enrich.Enricher
+	sinks     []output.Sink
+	log       zerolog.Logger
+	maxBatch  int
+	unmatched Unmatched
 
 	queue chan *event.Exchange
 	wg    sync.WaitGroup
@@ -80,11 +96,12 @@ func New(cfg Config) (*Pipeline, error) {
 		cfg.MaxBatch = 256
 	}
 	p := &Pipeline{
-		enricher: cfg.Enricher,
-		sinks:    cfg.Sinks,
-		log:      cfg.Logger,
-		maxBatch: cfg.MaxBatch,
-		queue:    make(chan *event.Exchange, cfg.QueueSize),
+		enricher:  cfg.Enricher,
+		sinks:     cfg.Sinks,
+		log:       cfg.Logger,
+		maxBatch:  cfg.MaxBatch,
+		unmatched: cfg.Unmatched,
+		queue:     make(chan *event.Exchange, cfg.QueueSize),
 	}
 	p.rules.Store(cfg.Rules)
 	for range cfg.Workers {
@@ -106,6 +123,9 @@ func (p *Pipeline) Interest(r *http.Request) proxy.Interest {
 	set := p.rules.Load()
 	record, reqBody, respBody := set.Needs(r.Method, r.URL.Path)
 	if !record {
+		if p.unmatched != nil && p.unmatched.Wants(r) {
+			return proxy.Interest{Record: true, RequestBody: true, ResponseBody: true, Token: set}
+		}
 		return proxy.Interest{}
 	}
 	return proxy.Interest{Record: true, RequestBody: reqBody, ResponseBody: respBody, Token: set}
@@ -175,6 +195,9 @@ func (p *Pipeline) build(batch []event.Event, x *event.Exchange) []event.Event {
 	x.ClientIP = p.enricher.ClientIP(x)
 	start := len(batch)
 	batch = append(batch, set.Build(x)...)
+	if len(batch) == start && p.unmatched != nil {
+		p.unmatched.Add(x)
+	}
 	for i := start; i < len(batch); i++ {
 		ev := &batch[i]
 		p.enricher.Enrich(ev, x)

@@ -14,6 +14,12 @@ type Interest struct {
 	RequestBody  bool // capture a bounded copy of the request body
 	ResponseBody bool // capture a bounded copy of the response body
 	Token        any  // carried unchanged into Exchange.Token
+
+	// Before, when not empty, is a path (with query, if any) on the
+	// upstream to GET before the request is forwarded, sent with the
+	// client's credentials; its answer becomes Exchange.Before. It tells
+	// what state a change replaces. Empty: no pre-fetch.
+	Before string
 }
 
 // Observer is told about exchanges. Interest runs on the request path for
