@@ -34,6 +34,12 @@ type Exchange struct {
 	ResponseHeader http.Header
 	ResponseBody   Body
 
+	// NormalizingRedirect: the response is a redirect to the same path with
+	// a trailing slash added or removed, so the client will repeat the
+	// request there. Rules skip such exchanges unless a rule lists the
+	// redirect's status code explicitly.
+	NormalizingRedirect bool
+
 	// UpstreamError is empty when the upstream answered; otherwise one of
 	// the Upstream* reasons below, with no internal detail.
 	UpstreamError string

@@ -31,7 +31,10 @@ type Config struct {
 	// When it is full, exchanges are dropped, counted, logged and reported
 	// in the trail as an audit.events_lost event: never silently.
 	QueueSize int
-	// Workers build and write events; 0 means 2.
+	// Workers build and write events; 0 means 1. One worker keeps the
+	// trail in arrival order and lets a login's learned identity reach the
+	// requests after it; it builds and writes far faster than the proxy
+	// forwards (docs/BENCHMARKS.md).
 	Workers int
 	// MaxBatch is how many exchanges a worker takes at once before writing;
 	// 0 means 256.
@@ -90,7 +93,7 @@ func New(cfg Config) (*Pipeline, error) {
 		cfg.QueueSize = 8192
 	}
 	if cfg.Workers <= 0 {
-		cfg.Workers = 2
+		cfg.Workers = 1
 	}
 	if cfg.MaxBatch <= 0 {
 		cfg.MaxBatch = 256
@@ -121,14 +124,14 @@ func (p *Pipeline) Stats() *Stats { return &p.stats }
 // Interest runs on the request path: an index lookup on method and path.
 func (p *Pipeline) Interest(r *http.Request) proxy.Interest {
 	set := p.rules.Load()
-	record, reqBody, respBody := set.Needs(r.Method, r.URL.Path)
-	if !record {
+	in := set.Interest(r)
+	if !in.Record {
 		if p.unmatched != nil && p.unmatched.Wants(r) {
 			return proxy.Interest{Record: true, RequestBody: true, ResponseBody: true, Token: set}
 		}
 		return proxy.Interest{}
 	}
-	return proxy.Interest{Record: true, RequestBody: reqBody, ResponseBody: respBody, Token: set}
+	return proxy.Interest{Record: true, RequestBody: in.RequestBody, ResponseBody: in.ResponseBody, Before: in.Before, Token: set}
 }
 
 // Observe queues the exchange without blocking the request.

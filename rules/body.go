@@ -3,10 +3,13 @@ package rules
 import (
 	"bytes"
 	"compress/gzip"
+	"errors"
 	"io"
 	"mime"
+	"mime/multipart"
 	"net/http"
 	"net/url"
+	"slices"
 
 	"github.com/tidwall/gjson"
 
@@ -53,7 +56,14 @@ func parseBody(b *event.Body, h http.Header) parsedBody {
 		}
 		data = inflated
 	}
-	ct, _, _ := mime.ParseMediaType(h.Get("Content-Type"))
+	ct, ctParams, _ := mime.ParseMediaType(h.Get("Content-Type"))
+	if ct == "multipart/form-data" {
+		form, err := multipartFields(data, ctParams["boundary"])
+		if err != nil {
+			return parsedBody{kind: bodyUnparseable}
+		}
+		return parsedBody{kind: bodyForm, form: form}
+	}
 	if ct == "application/x-www-form-urlencoded" {
 		form, err := url.ParseQuery(string(data))
 		if err != nil {
@@ -85,6 +95,85 @@ func gunzip(data []byte) ([]byte, error) {
 	return out, nil
 }
 
+// multipartFields reads the text fields of a multipart form; a file part
+// is recorded by its file name, never its content.
+func multipartFields(data []byte, boundary string) (url.Values, error) {
+	if boundary == "" {
+		return nil, errors.New("multipart body without a boundary")
+	}
+	mr := multipart.NewReader(bytes.NewReader(data), boundary)
+	form := url.Values{}
+	for {
+		part, err := mr.NextPart()
+		if err == io.EOF {
+			return form, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		name := part.FormName()
+		if name == "" {
+			continue
+		}
+		if fn := part.FileName(); fn != "" {
+			form.Add(name, fn)
+			continue
+		}
+		v, err := io.ReadAll(io.LimitReader(part, maxInflated))
+		if err != nil {
+			return nil, err
+		}
+		form.Add(name, string(v))
+	}
+}
+
+// field is one flattened body field and its JSON value.
+type field struct {
+	name string
+	raw  []byte
+}
+
+// flatten lists every field of the body: nested JSON objects become dotted
+// names (profile.phone), arrays stay whole values; form fields in name
+// order (a repeated field keeps its first value).
+func (p *parsedBody) flatten() []field {
+	var out []field
+	switch p.kind {
+	case bodyJSON:
+		root := gjson.ParseBytes(p.json)
+		if root.IsObject() {
+			flattenJSON("", root, &out)
+		}
+	case bodyForm:
+		names := make([]string, 0, len(p.form))
+		for n := range p.form {
+			names = append(names, n)
+		}
+		slices.Sort(names)
+		for _, n := range names {
+			if vs := p.form[n]; len(vs) > 0 {
+				out = append(out, field{n, stringValue(vs[0]).json()})
+			}
+		}
+	}
+	return out
+}
+
+func flattenJSON(prefix string, obj gjson.Result, out *[]field) {
+	obj.ForEach(func(k, v gjson.Result) bool {
+		name := k.String()
+		if prefix != "" {
+			name = prefix + "." + name
+		}
+		if v.IsObject() && len(v.Map()) > 0 {
+			flattenJSON(name, v, out)
+		} else {
+			*out = append(*out, field{name, []byte(v.Raw)})
+		}
+		return true
+	})
+}
+
 // get looks up a gjson path (JSON) or a field name (form).
 func (p *parsedBody) get(path string) value {
 	switch p.kind {
@@ -107,6 +196,9 @@ func (p *parsedBody) problem(side string) string {
 	case bodyUnparseable:
 		return side + " body is neither JSON nor a form; " + side + ".body values not extracted"
 	case bodyNotCaptured:
+		if side == "before" {
+			return "before: no previous state was fetched"
+		}
 		return side + " body was not captured; " + side + ".body values not extracted"
 	}
 	return ""

@@ -82,8 +82,8 @@ func FuzzTemplate(f *testing.F) {
 		if err != nil {
 			return
 		}
-		c := extraction{set: &Set{}, x: sampleExchange("GET", "/", "", ""), ev: &event.Event{}}
-		_ = c.render(tmpl)
+		b := builder{view: &view{set: &Set{}, x: sampleExchange("GET", "/", "", "")}, ev: &event.Event{}}
+		_ = b.render(tmpl)
 	})
 }
 

@@ -25,7 +25,9 @@ func newIndex() *index {
 }
 
 // add files rule i under each of its methods (all methods when none).
-func (ix *index) add(i int, methods []string, pt *pathTemplate, hasPath bool) {
+// With trailingSlash the rule is filed under the path with one trailing
+// slash too.
+func (ix *index) add(i int, methods []string, pt *pathTemplate, hasPath, trailingSlash bool) {
 	roots := []*node{ix.anyMethod}
 	if len(methods) > 0 {
 		roots = roots[:0]
@@ -48,8 +50,12 @@ func (ix *index) add(i int, methods []string, pt *pathTemplate, hasPath bool) {
 		}
 		if pt.rest {
 			n.rest = append(n.rest, i)
-		} else {
-			n.end = append(n.end, i)
+			continue
+		}
+		n.end = append(n.end, i)
+		if trailingSlash && len(pt.segments) > 0 && pt.segments[len(pt.segments)-1] != (segment{}) {
+			slash := n.child(segment{lit: ""})
+			slash.end = append(slash.end, i)
 		}
 	}
 }

@@ -192,8 +192,9 @@ func (l *loader) file1(root *yaml.Node) *Set {
 	}
 
 	extra, withDefaults := []string(nil), true
+	var valuePatterns []*regexp.Regexp
 	if r := f["redact"]; r != nil {
-		rf := l.fields(r, "redact", "fields", "default_fields")
+		rf := l.fields(r, "redact", "fields", "default_fields", "values")
 		if n := rf["fields"]; n != nil {
 			items, _ := l.scalars(n, "redact.fields")
 			for _, it := range items {
@@ -203,8 +204,19 @@ func (l *loader) file1(root *yaml.Node) *Set {
 		if n := rf["default_fields"]; n != nil {
 			withDefaults = l.boolean(n, "redact.default_fields")
 		}
+		if n := rf["values"]; n != nil {
+			items, _ := l.scalars(n, "redact.values")
+			for _, it := range items {
+				re, err := regexp.Compile(it.Value)
+				if err != nil {
+					l.errf(it, "redact.values: bad regex: %v", err)
+					continue
+				}
+				valuePatterns = append(valuePatterns, re)
+			}
+		}
 	}
-	set.redact = newRedactor(extra, withDefaults)
+	set.redact = newRedactor(extra, withDefaults, valuePatterns)
 
 	rs := f["rules"]
 	if rs == nil {
@@ -225,7 +237,7 @@ func (l *loader) file1(root *yaml.Node) *Set {
 			l.errf(rn, "name given twice (first at line %d)", prev.Line)
 		}
 		names[r.Name] = rn
-		set.index.add(len(set.rules), r.methods, &r.path, r.hasPath)
+		set.index.add(len(set.rules), r.methods, &r.path, r.hasPath, r.trailingSlash)
 		set.rules = append(set.rules, r)
 	}
 	l.rule = ""
@@ -265,7 +277,7 @@ func (l *loader) rule1(n *yaml.Node, i int, area string, sev event.Severity, def
 			}
 		}
 	}
-	f := l.fields(n, "rule", "name", "match", "action", "description", "area", "severity", "outcome", "actor", "target", "changes")
+	f := l.fields(n, "rule", "name", "match", "action", "description", "area", "severity", "outcome", "actor", "target", "changes", "before", "continue")
 	if f == nil {
 		return nil
 	}
@@ -321,13 +333,13 @@ func (l *loader) rule1(n *yaml.Node, i int, area string, sev event.Severity, def
 		r.target = l.party(v, "target")
 	}
 	if v := f["changes"]; v != nil {
-		if v.Kind != yaml.SequenceNode {
-			l.errf(v, "changes: want a list of request body fields, e.g. [email, role], got %s", kindName(v))
-		}
-		items, _ := l.scalars(v, "changes")
-		for _, it := range items {
-			r.changes = append(r.changes, it.Value)
-		}
+		r.changes = l.changes(v)
+	}
+	if v := f["before"]; v != nil {
+		r.before = l.before(v)
+	}
+	if v := f["continue"]; v != nil {
+		r.Continue = l.boolean(v, "continue")
 	}
 	if len(l.errs) > before {
 		return nil
@@ -376,7 +388,7 @@ func parseExpr(s string) (expr, error) {
 }
 
 func (l *loader) match(n *yaml.Node, r *Rule) {
-	f := l.fields(n, "match", "method", "path", "status", "query", "header")
+	f := l.fields(n, "match", "method", "host", "path", "trailing_slash", "status", "content_type", "query", "header", "form", "body")
 	if f == nil {
 		return
 	}
@@ -411,29 +423,180 @@ func (l *loader) match(n *yaml.Node, r *Rule) {
 			}
 		}
 	}
-	r.query = l.equalities(f["query"], "match.query")
-	r.header = l.equalities(f["header"], "match.header")
-	for i := range r.header {
-		r.header[i].name = canonicalHeader(r.header[i].name)
+	if v := f["trailing_slash"]; v != nil {
+		r.trailingSlash = l.boolean(v, "match.trailing_slash")
+	}
+	if v := f["host"]; v != nil {
+		items, _ := l.scalars(v, "match.host")
+		for _, it := range items {
+			h := strings.ToLower(it.Value)
+			if strings.Contains(strings.TrimPrefix(h, "*."), "*") || strings.ContainsAny(h, "/:") {
+				l.errf(it, "match.host: %q: want a host name, or *.domain for its subdomains (no port, no path)", it.Value)
+				continue
+			}
+			r.hosts = append(r.hosts, hostPattern(h))
+		}
+	}
+	if v := f["content_type"]; v != nil {
+		items, _ := l.scalars(v, "match.content_type")
+		for _, it := range items {
+			r.contentTypes = append(r.contentTypes, mediaType(it.Value))
+		}
+	}
+	for _, w := range []condWhere{inQuery, inHeader, inForm, inBody} {
+		if v := f[w.String()]; v != nil {
+			r.conds = append(r.conds, l.conditions(v, w)...)
+		}
 	}
 }
 
-func (l *loader) equalities(n *yaml.Node, what string) []equality {
-	if n == nil {
-		return nil
-	}
+// conditions reads match.query/header/form/body: name: value for equality,
+// or name: {equals: v | one_of: [a, b] | exists: true|false | regex: re}.
+func (l *loader) conditions(n *yaml.Node, where condWhere) []condition {
+	what := "match." + where.String()
 	if n.Kind != yaml.MappingNode {
-		l.errf(n, "%s: want a mapping of name: value, got %s", what, kindName(n))
+		l.errf(n, "%s: want a mapping of name: condition, got %s", what, kindName(n))
 		return nil
 	}
-	var out []equality
+	var out []condition
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		v, ok := l.scalar(n.Content[i+1], what+"."+n.Content[i].Value)
-		if ok {
-			out = append(out, equality{name: n.Content[i].Value, value: v})
+		k, v := n.Content[i], n.Content[i+1]
+		c := condition{where: where, name: k.Value}
+		if where == inHeader {
+			c.name = canonicalHeader(c.name)
+		}
+		w := what + "." + k.Value
+		if v.Kind == yaml.ScalarNode {
+			if s, ok := l.scalar(v, w); ok {
+				c.op, c.values = opEquals, []string{s}
+				out = append(out, c)
+			}
+			continue
+		}
+		ops := l.fields(v, w, "equals", "one_of", "exists", "regex")
+		if ops == nil {
+			continue
+		}
+		if len(ops) != 1 {
+			l.errf(v, "%s: give exactly one of equals, one_of, exists, regex", w)
+			continue
+		}
+		switch {
+		case ops["equals"] != nil:
+			if s, ok := l.scalar(ops["equals"], w+".equals"); ok {
+				c.op, c.values = opEquals, []string{s}
+			}
+		case ops["one_of"] != nil:
+			items, ok := l.scalars(ops["one_of"], w+".one_of")
+			if !ok {
+				continue
+			}
+			c.op = opOneOf
+			for _, it := range items {
+				c.values = append(c.values, it.Value)
+			}
+		case ops["exists"] != nil:
+			c.op = opAbsent
+			if l.boolean(ops["exists"], w+".exists") {
+				c.op = opExists
+			}
+		case ops["regex"] != nil:
+			s, ok := l.scalar(ops["regex"], w+".regex")
+			if !ok {
+				continue
+			}
+			re, err := regexp.Compile(s)
+			if err != nil {
+				l.errf(ops["regex"], "%s.regex: %v", w, err)
+				continue
+			}
+			c.op, c.re = opRegex, re
+		}
+		if c.op != 0 {
+			out = append(out, c)
 		}
 	}
 	return out
+}
+
+// changes reads `changes: [a, b]` or `changes: {all: true, exclude: [x]}`
+// or `changes: {fields: [a, b], exclude: [...]}`.
+func (l *loader) changes(n *yaml.Node) changeSpec {
+	var c changeSpec
+	if n.Kind == yaml.SequenceNode {
+		items, _ := l.scalars(n, "changes")
+		for _, it := range items {
+			c.fields = append(c.fields, it.Value)
+		}
+		return c
+	}
+	if n.Kind != yaml.MappingNode {
+		l.errf(n, "changes: want a list of request body fields, e.g. [email, role], or {all: true, exclude: [...]}, got %s", kindName(n))
+		return c
+	}
+	f := l.fields(n, "changes", "all", "fields", "exclude")
+	if v := f["all"]; v != nil {
+		c.all = l.boolean(v, "changes.all")
+	}
+	if v := f["fields"]; v != nil {
+		items, _ := l.scalars(v, "changes.fields")
+		for _, it := range items {
+			c.fields = append(c.fields, it.Value)
+		}
+	}
+	if v := f["exclude"]; v != nil {
+		items, _ := l.scalars(v, "changes.exclude")
+		for _, it := range items {
+			c.exclude = append(c.exclude, it.Value)
+		}
+	}
+	if c.all == (len(c.fields) > 0) {
+		l.errf(n, "changes: give either all: true or fields: [...]")
+	}
+	return c
+}
+
+// before reads `before: /users/{path.id}` or
+// `before: {get: /users/{path.id}, select: data}`.
+func (l *loader) before(n *yaml.Node) *beforeSpec {
+	b := &beforeSpec{}
+	getNode := n
+	if n.Kind == yaml.MappingNode {
+		f := l.fields(n, "before", "get", "select")
+		if f["get"] == nil {
+			l.errf(n, "before: missing get: (the path to fetch the current state from)")
+			return b
+		}
+		getNode = f["get"]
+		if v := f["select"]; v != nil {
+			b.selectPath, _ = l.scalar(v, "before.select")
+		}
+	}
+	s, ok := l.scalar(getNode, "before")
+	if !ok {
+		return b
+	}
+	if !strings.HasPrefix(s, "/") {
+		l.errf(getNode, "before: %q: want a path on the upstream starting with /, e.g. /users/{path.id}", s)
+		return b
+	}
+	t, err := parseTemplate(s)
+	if err != nil {
+		l.errf(getNode, "before: %v", err)
+		return b
+	}
+	for _, src := range t.sources() {
+		if src.kind != srcPath && src.kind != srcQuery && src.kind != srcHeader {
+			l.errf(getNode, "before: %s is not known before the request is sent (use path., query. or header. sources)", src.text)
+		}
+	}
+	for _, p := range t.parts {
+		if p.field != fieldNone {
+			l.errf(getNode, "before: event fields are not known before the request is sent (use path., query. or header. sources)")
+		}
+	}
+	b.get = t
+	return b
 }
 
 // planCapture decides, once at load, which bodies the rule reads, so the
@@ -456,7 +619,10 @@ func (r *Rule) planCapture(defActor party) {
 		r.needsRequestBody = r.needsRequestBody || s.kind == srcRequestBody
 		r.needsResponseBody = r.needsResponseBody || s.kind == srcResponseBody
 	}
-	r.needsRequestBody = r.needsRequestBody || len(r.changes) > 0
+	r.needsRequestBody = r.needsRequestBody || r.changes.set()
+	for _, c := range r.conds {
+		r.needsRequestBody = r.needsRequestBody || c.where == inForm || c.where == inBody
+	}
 }
 
 // check warns about sources that cannot exist for the rule, e.g. a

@@ -2,9 +2,8 @@ package rules
 
 import (
 	"fmt"
-	"net/http"
-	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -87,6 +86,32 @@ func (pt *pathTemplate) params(path string) (ps params, ok bool) {
 	return ps, true
 }
 
+// match checks path against the template from scratch (the index does
+// this structurally for Match; Explain needs it spelled out) and binds the
+// parameters. With trailingSlash, one trailing slash is ignored.
+func (pt *pathTemplate) match(path string, trailingSlash bool) (params, bool) {
+	rest, ok := strings.CutPrefix(path, "/")
+	if !ok {
+		return nil, false
+	}
+	if trailingSlash && len(pt.segments) > 0 && rest != "" {
+		rest = strings.TrimSuffix(rest, "/")
+	}
+	segs := strings.Split(rest, "/")
+	if len(segs) < len(pt.segments) || (!pt.rest && len(segs) != len(pt.segments)) {
+		return nil, false
+	}
+	if pt.rest && len(pt.segments) == 0 && rest == "" {
+		return nil, true
+	}
+	for i, seg := range pt.segments {
+		if !seg.wild && segs[i] != seg.lit {
+			return nil, false
+		}
+	}
+	return pt.params(path)
+}
+
 type param struct{ name, value string }
 
 type params []param
@@ -104,9 +129,22 @@ func (ps params) get(name string) (string, bool) {
 type statusSet struct {
 	codes   []int
 	classes uint8 // bit n set: class nxx
+	ranges  []statusRange
+	items   []string // as written, for messages
 }
 
-func (s statusSet) any() bool { return len(s.codes) == 0 && s.classes == 0 }
+func (s statusSet) any() bool { return len(s.codes) == 0 && s.classes == 0 && len(s.ranges) == 0 }
+
+func (s statusSet) String() string {
+	if len(s.items) == 1 {
+		return s.items[0]
+	}
+	return "[" + strings.Join(s.items, ", ") + "]"
+}
+
+// names reports whether code is listed by itself (not through a class or
+// range): how a rule asks for a redirect that is otherwise skipped.
+func (s statusSet) names(code int) bool { return slices.Contains(s.codes, code) }
 
 func (s statusSet) has(code int) bool {
 	if s.any() {
@@ -115,23 +153,33 @@ func (s statusSet) has(code int) bool {
 	if c := code / 100; c >= 1 && c <= 5 && s.classes&(1<<c) != 0 {
 		return true
 	}
-	for _, c := range s.codes {
-		if c == code {
+	for _, r := range s.ranges {
+		if code >= r.lo && code <= r.hi {
 			return true
 		}
 	}
-	return false
+	return slices.Contains(s.codes, code)
 }
 
-// addStatus parses one status item: 201, "201", "2xx".
+// add parses one status item: 201, "201", "2xx", "200-299".
 func (s *statusSet) add(item string) error {
+	s.items = append(s.items, item)
+	if lo, hi, ok := strings.Cut(item, "-"); ok {
+		l, err1 := strconv.Atoi(strings.TrimSpace(lo))
+		h, err2 := strconv.Atoi(strings.TrimSpace(hi))
+		if err1 != nil || err2 != nil || l < 100 || h > 599 || l > h {
+			return fmt.Errorf("status range %q: want LOW-HIGH within 100-599, e.g. 200-299", item)
+		}
+		s.ranges = append(s.ranges, statusRange{l, h})
+		return nil
+	}
 	if len(item) == 3 && strings.EqualFold(item[1:], "xx") && item[0] >= '1' && item[0] <= '5' {
 		s.classes |= 1 << (item[0] - '0')
 		return nil
 	}
 	code, err := strconv.Atoi(item)
 	if err != nil || code < 100 || code > 599 {
-		return fmt.Errorf("status %q is not a code (100-599) or a class (1xx-5xx)", item)
+		return fmt.Errorf("status %q is not a code (100-599), a class (1xx-5xx) or a range (200-299)", item)
 	}
 	s.codes = append(s.codes, code)
 	return nil
@@ -139,48 +187,13 @@ func (s *statusSet) add(item string) error {
 
 // only says whether the set contains nothing but the given codes, e.g. 204.
 func (s statusSet) only(codes ...int) bool {
-	if s.any() || s.classes != 0 {
+	if s.any() || s.classes != 0 || len(s.ranges) != 0 {
 		return false
 	}
 	for _, c := range s.codes {
 		found := false
 		for _, want := range codes {
 			found = found || c == want
-		}
-		if !found {
-			return false
-		}
-	}
-	return true
-}
-
-// equality is one `query:` or `header:` condition.
-type equality struct {
-	name, value string
-}
-
-func queryMatches(conds []equality, q url.Values) bool {
-	for _, c := range conds {
-		vs, ok := q[c.name]
-		if !ok {
-			return false
-		}
-		found := false
-		for _, v := range vs {
-			found = found || v == c.value
-		}
-		if !found {
-			return false
-		}
-	}
-	return true
-}
-
-func headerMatches(conds []equality, h http.Header) bool {
-	for _, c := range conds {
-		found := false
-		for _, v := range h.Values(c.name) {
-			found = found || v == c.value
 		}
 		if !found {
 			return false

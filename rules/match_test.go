@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
@@ -205,7 +206,8 @@ rules:
 		{"POST", "/other", false, false, false},
 	}
 	for _, c := range cases {
-		rec, rq, rsp := set.Needs(c.method, c.path)
+		in := set.Interest(httptest.NewRequest(c.method, c.path, nil))
+		rec, rq, rsp := in.Record, in.RequestBody, in.ResponseBody
 		if rec != c.record || rq != c.rq || rsp != c.rsp {
 			t.Errorf("%s %s: Needs = %v,%v,%v want %v,%v,%v", c.method, c.path, rec, rq, rsp, c.record, c.rq, c.rsp)
 		}
@@ -242,14 +244,14 @@ func BenchmarkMatch(b *testing.B) {
 	}
 }
 
-func BenchmarkNeeds(b *testing.B) {
+func BenchmarkInterest(b *testing.B) {
 	for _, n := range []int{10, 1000, 10000} {
 		set := benchRules(b, n)
-		path := fmt.Sprintf("/api/res%d/77", n/2)
+		req := httptest.NewRequest("PUT", fmt.Sprintf("/api/res%d/77", n/2), nil)
 		b.Run(fmt.Sprintf("rules=%d", n), func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				if rec, _, _ := set.Needs("PUT", path); !rec {
+				if !set.Interest(req).Record {
 					b.Fatal("not recorded")
 				}
 			}

@@ -3,6 +3,7 @@ package rules
 import (
 	"bytes"
 	"encoding/json"
+	"regexp"
 	"strings"
 
 	"github.com/tidwall/gjson"
@@ -19,11 +20,12 @@ var DefaultSensitive = []string{
 }
 
 type redactor struct {
-	fragments []string // normalised
+	fragments []string         // normalised
+	values    []*regexp.Regexp // matches inside any text value become [FILTERED]
 }
 
-func newRedactor(extra []string, withDefaults bool) redactor {
-	var r redactor
+func newRedactor(extra []string, withDefaults bool, values []*regexp.Regexp) redactor {
+	r := redactor{values: values}
 	if withDefaults {
 		r.fragments = append(r.fragments, DefaultSensitive...)
 	}
@@ -50,6 +52,23 @@ func normalizeName(name string) string {
 	return b.String()
 }
 
+// text replaces every match of a value pattern with [FILTERED].
+func (r redactor) text(s string) string {
+	for _, re := range r.values {
+		s = re.ReplaceAllLiteralString(s, event.Filtered)
+	}
+	return s
+}
+
+func (r redactor) textNeeds(s string) bool {
+	for _, re := range r.values {
+		if re.MatchString(s) {
+			return true
+		}
+	}
+	return false
+}
+
 func (r redactor) sensitive(name string) bool {
 	if name == "" {
 		return false
@@ -69,6 +88,13 @@ var filteredJSON = json.RawMessage(`"` + event.Filtered + `"`)
 // depth, replaced by "[FILTERED]". Key order is kept. Scalars come back as is.
 func (r redactor) json(raw []byte) []byte {
 	res := gjson.ParseBytes(raw)
+	if res.Type == gjson.String {
+		if !r.textNeeds(res.Str) {
+			return raw
+		}
+		b, _ := json.Marshal(r.text(res.Str))
+		return b
+	}
 	if !res.IsObject() && !res.IsArray() {
 		return raw
 	}
@@ -85,10 +111,13 @@ func (r redactor) json(raw []byte) []byte {
 func (r redactor) needs(res gjson.Result) bool {
 	found := false
 	res.ForEach(func(k, v gjson.Result) bool {
-		if k.Type == gjson.String && r.sensitive(k.Str) {
+		switch {
+		case k.Type == gjson.String && r.sensitive(k.Str):
 			found = true
-		} else if v.IsObject() || v.IsArray() {
+		case v.IsObject() || v.IsArray():
 			found = r.needs(v)
+		case v.Type == gjson.String:
+			found = r.textNeeds(v.Str)
 		}
 		return !found
 	})
@@ -127,6 +156,9 @@ func (r redactor) write(b *bytes.Buffer, res gjson.Result) {
 			return true
 		})
 		b.WriteByte(']')
+	case res.Type == gjson.String && r.textNeeds(res.Str):
+		s, _ := json.Marshal(r.text(res.Str))
+		b.Write(s)
 	default:
 		b.WriteString(res.Raw)
 	}

@@ -4,7 +4,7 @@
 package rules
 
 import (
-	"net/url"
+	"net/http"
 
 	"github.com/auditproxy/auditproxy/event"
 )
@@ -23,65 +23,137 @@ type Set struct {
 // Rules returns the rules in file order.
 func (s *Set) Rules() []*Rule { return s.rules }
 
-// Needs says, from the request head alone, whether any rule could match a
-// request with this method and path, and which bodies the candidates need
-// captured. It runs on the request path for every request.
-func (s *Set) Needs(method, path string) (record, requestBody, responseBody bool) {
-	var buf [16]int
-	for _, i := range s.index.candidates(buf[:0], method, path) {
-		r := s.rules[i]
-		record = true
-		requestBody = requestBody || r.needsRequestBody
-		responseBody = responseBody || r.needsResponseBody
-	}
-	return record, requestBody, responseBody
+// Interest is what the set wants from a request, known from its head.
+type Interest struct {
+	Record       bool   // some rule could match
+	RequestBody  bool   // a candidate reads the request body
+	ResponseBody bool   // a candidate reads the response body
+	Before       string // path to pre-fetch for a candidate's from values; "" for none
 }
 
-// Match returns the first rule, in file order, that matches the exchange, and
-// the path parameters it bound. Status conditions apply to answers from the
-// upstream: when the upstream could not be reached, a rule that matches
-// otherwise still matches, so the attempt is recorded (as a failure).
-func (s *Set) Match(x *event.Exchange) (*Rule, params) {
+// Interest runs on the request path for every request: an index lookup on
+// method and path, nothing that grows with the number of rules.
+func (s *Set) Interest(r *http.Request) Interest {
 	var buf [16]int
-	var query url.Values
+	var in Interest
+	for _, i := range s.index.candidates(buf[:0], r.Method, r.URL.Path) {
+		rule := s.rules[i]
+		in.Record = true
+		in.RequestBody = in.RequestBody || rule.needsRequestBody
+		in.ResponseBody = in.ResponseBody || rule.needsResponseBody
+		if in.Before == "" && rule.before != nil {
+			in.Before = rule.beforePath(r)
+		}
+	}
+	return in
+}
+
+// Match returns the first rule, in file order, that matches the exchange,
+// and the path parameters it bound.
+func (s *Set) Match(x *event.Exchange) (*Rule, params) {
+	v := view{set: s, x: x}
+	var buf [16]int
 	for _, i := range s.index.candidates(buf[:0], x.Method, x.Path) {
-		r := s.rules[i]
-		var ps params
-		if r.hasPath {
-			var ok bool
-			if ps, ok = r.path.params(x.Path); !ok {
-				continue
-			}
+		if r, ps, ok := s.try(&v, i); ok {
+			return r, ps
 		}
-		if x.UpstreamError == "" && !r.status.has(x.Status) {
-			continue
-		}
-		if len(r.query) > 0 {
-			if query == nil {
-				query, _ = url.ParseQuery(x.RawQuery)
-			}
-			if !queryMatches(r.query, query) {
-				continue
-			}
-		}
-		if !headerMatches(r.header, x.RequestHeader) {
-			continue
-		}
-		return r, ps
 	}
 	return nil, nil
 }
 
-// Build returns the events the exchange yields under this set: none when no
-// rule matches. Each event carries the rule's meaning; time, source, http
-// and id are left for enrichment.
-func (s *Set) Build(x *event.Exchange) []event.Event {
-	r, ps := s.Match(x)
-	if r == nil {
-		return nil
+func (s *Set) try(v *view, i int) (*Rule, params, bool) {
+	r := s.rules[i]
+	var ps params
+	if r.hasPath {
+		var ok bool
+		if ps, ok = r.path.params(v.x.Path); !ok {
+			return nil, nil, false
+		}
 	}
-	evs := make([]event.Event, 1)
-	c := extraction{set: s, rule: r, x: x, params: ps, ev: &evs[0]}
-	c.build()
+	if !r.conditions(v, nil) {
+		return nil, nil, false
+	}
+	return r, ps, true
+}
+
+// Build returns the events the exchange yields under this set: one for the
+// first matching rule, and one more for each later match while the rules
+// matched so far say continue. None when no rule matches. Each event carries
+// the rule's meaning; time, source, http and id are left for enrichment.
+func (s *Set) Build(x *event.Exchange) []event.Event {
+	v := view{set: s, x: x}
+	var buf [16]int
+	var evs []event.Event
+	for _, i := range s.index.candidates(buf[:0], x.Method, x.Path) {
+		r, ps, ok := s.try(&v, i)
+		if !ok {
+			continue
+		}
+		evs = append(evs, event.Event{})
+		b := builder{view: &v, rule: r, params: ps, ev: &evs[len(evs)-1]}
+		b.build()
+		if !r.Continue {
+			break
+		}
+	}
 	return evs
+}
+
+// Trace says what one rule made of one exchange, for rule authors.
+type Trace struct {
+	Rule    *Rule
+	Matched bool         // the rule matched (whether or not an earlier match stopped it from emitting)
+	Emitted bool         // the rule produced an event
+	Why     []string     // for a non-match: every condition that failed
+	Values  []TraceValue // for an emitting rule: every value extracted
+}
+
+// TraceValue is one value a rule extracted.
+type TraceValue struct {
+	Field   string // actor.id, target.name, changes.email, description ...
+	Source  string // where it came from: jwt.sub, template, literal, request.body
+	Value   string
+	Missing bool // the source had no value
+}
+
+// Explain evaluates every rule against the exchange, in file order, saying
+// why each one matched or not, and returns the events Build would.
+func (s *Set) Explain(x *event.Exchange) ([]Trace, []event.Event) {
+	v := view{set: s, x: x}
+	traces := make([]Trace, len(s.rules))
+	var evs []event.Event
+	emitting := true
+	for i, r := range s.rules {
+		t := &traces[i]
+		t.Rule = r
+		if len(r.methods) > 0 && !containsString(r.methods, x.Method) {
+			t.Why = append(t.Why, "method "+x.Method+" is not "+quoteAll(r.methods))
+		}
+		var ps params
+		if r.hasPath {
+			var ok bool
+			if ps, ok = r.path.match(x.Path, r.trailingSlash); !ok {
+				t.Why = append(t.Why, "path "+x.Path+" does not fit "+r.path.text)
+			}
+		}
+		r.conditions(&v, &t.Why)
+		t.Matched = len(t.Why) == 0
+		if !t.Matched || !emitting {
+			continue
+		}
+		t.Emitted = true
+		evs = append(evs, event.Event{})
+		b := builder{view: &v, rule: r, params: ps, ev: &evs[len(evs)-1], trace: &t.Values}
+		b.build()
+		emitting = r.Continue
+	}
+	return traces, evs
+}
+
+// beforePath renders the rule's pre-fetch path from the request head.
+func (r *Rule) beforePath(req *http.Request) string {
+	ps, _ := r.path.params(req.URL.Path)
+	x := &event.Exchange{Path: req.URL.Path, RawQuery: req.URL.RawQuery, RequestHeader: req.Header}
+	b := builder{view: &view{set: &Set{}, x: x}, rule: r, params: ps, ev: &event.Event{}}
+	return b.render(r.before.get)
 }

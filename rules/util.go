@@ -1,10 +1,6 @@
 package rules
 
-import (
-	"net/http"
-
-	"github.com/tidwall/gjson"
-)
+import "net/http"
 
 func cookieFrom(h http.Header, name string) (string, error) {
 	r := http.Request{Header: h}
@@ -14,7 +10,5 @@ func cookieFrom(h http.Header, name string) (string, error) {
 	}
 	return c.Value, nil
 }
-
-func gjsonGet(json []byte, path string) gjson.Result { return gjson.GetBytes(json, path) }
 
 func canonicalHeader(name string) string { return http.CanonicalHeaderKey(name) }
