@@ -2,16 +2,37 @@ package rules
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/auditproxy/auditproxy/event"
 )
 
 // TestGolden runs every testdata/golden/*.txt: rules, a recorded request and
 // response, then the events they must yield (one JSON object per line; id,
 // time, source and http are enrichment's and not compared here).
+// addBefore puts a recorded pre-fetch answer (a response as on the wire, or
+// "upstream-error: REASON") into x.
+func addBefore(t *testing.T, x *event.Exchange, before string) {
+	t.Helper()
+	if reason, ok := strings.CutPrefix(strings.TrimSpace(before), "upstream-error: "); ok {
+		x.Before, x.BeforeError = event.Body{Captured: true}, reason
+		return
+	}
+	bx, err := readExchange("GET / HTTP/1.1\nHost: a\n\n", before)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x.Before, x.BeforeHeader = bx.ResponseBody, bx.ResponseHeader
+	if bx.Status >= 300 {
+		x.BeforeError = fmt.Sprintf("status %d", bx.Status)
+	}
+}
+
 func TestGolden(t *testing.T) {
 	files, _ := filepath.Glob("testdata/golden/*.txt")
 	if len(files) == 0 {
@@ -36,6 +57,9 @@ func TestGolden(t *testing.T) {
 			x, err := readExchange(sec["request"], sec["response"])
 			if err != nil {
 				t.Fatal(err)
+			}
+			if before, ok := sec["before"]; ok {
+				addBefore(t, x, before)
 			}
 			var got []map[string]any
 			for _, ev := range set.Build(x) {

@@ -100,7 +100,7 @@ func (n *node) collect(dst []int, rest string, more bool) []int {
 	if c := n.lit[seg]; c != nil {
 		dst = c.collect(dst, tail, hasTail)
 	}
-	if n.wild != nil {
+	if n.wild != nil && seg != "" { // a parameter is never empty
 		dst = n.wild.collect(dst, tail, hasTail)
 	}
 	return dst

@@ -10,7 +10,8 @@ import (
 
 // pathTemplate is a compiled path pattern: /users/{id}, /files/*,
 // /users/{id:[0-9]+}. A {param} or a * in the middle matches exactly one
-// segment; a trailing * matches the rest of the path, including nothing.
+// segment, never an empty one; a trailing * matches the rest of the path,
+// including nothing.
 type pathTemplate struct {
 	text     string
 	segments []segment
@@ -94,7 +95,7 @@ func (pt *pathTemplate) match(path string, trailingSlash bool) (params, bool) {
 	if !ok {
 		return nil, false
 	}
-	if trailingSlash && len(pt.segments) > 0 && rest != "" {
+	if trailingSlash && len(pt.segments) > 0 && pt.segments[len(pt.segments)-1] != (segment{}) {
 		rest = strings.TrimSuffix(rest, "/")
 	}
 	segs := strings.Split(rest, "/")
@@ -105,7 +106,7 @@ func (pt *pathTemplate) match(path string, trailingSlash bool) (params, bool) {
 		return nil, true
 	}
 	for i, seg := range pt.segments {
-		if !seg.wild && segs[i] != seg.lit {
+		if (!seg.wild && segs[i] != seg.lit) || (seg.wild && segs[i] == "") {
 			return nil, false
 		}
 	}

@@ -39,14 +39,13 @@ func templateRegexp(t string) *regexp.Regexp {
 		case s == "*" && i == len(segs)-1:
 			b.WriteString("(/.*)?")
 		case s == "*":
-			b.WriteString("/[^/]*")
+			b.WriteString("/[^/]+")
 		case strings.HasPrefix(s, "{"):
-			name, re, ok := strings.Cut(s[1:len(s)-1], ":")
-			_ = name
+			_, re, ok := strings.Cut(s[1:len(s)-1], ":")
 			if ok {
 				b.WriteString("/(?:" + re + ")")
 			} else {
-				b.WriteString("/[^/]*")
+				b.WriteString("/[^/]+")
 			}
 		default:
 			b.WriteString("/" + regexp.QuoteMeta(s))
@@ -149,7 +148,7 @@ rules:
 		{"POST", "/index.php", "", http.Header{"X-Requested-With": {"XMLHttpRequest"}}, 200, "ajax"},
 		{"GET", "/users/42", "", nil, 200, "id-numeric"},
 		{"GET", "/users/bob", "", nil, 200, "id-any"},
-		{"GET", "/users/", "", nil, 200, "id-any"},
+		{"GET", "/users/", "", nil, 200, "nothing"},
 		{"GET", "/users", "", nil, 200, "nothing"},
 		{"GET", "/users/42/x", "", nil, 200, "nothing"},
 		{"DELETE", "/files", "", nil, 204, "trailing"},
