@@ -3,6 +3,7 @@ package rules
 import (
 	"bytes"
 	"encoding/json"
+	"net/http"
 	"strings"
 
 	"github.com/tidwall/gjson"
@@ -98,8 +99,49 @@ func (b *builder) rawSource(s *source) value {
 		if x.ClientIP != "" {
 			return stringValue(x.ClientIP)
 		}
+	case srcResponseCookie:
+		for _, c := range (&http.Response{Header: x.ResponseHeader}).Cookies() {
+			if c.Name == s.key {
+				return stringValue(c.Value)
+			}
+		}
+	case srcTLS:
+		if v := tlsField(x.ClientCert, s.key); v != "" {
+			return stringValue(v)
+		}
+	case srcAuthProxyUser:
+		if u := b.set.authProxy.user(x); u != "" {
+			return stringValue(u)
+		}
 	}
 	return value{}
+}
+
+func tlsField(c *event.ClientCert, name string) string {
+	if c == nil {
+		return ""
+	}
+	first := func(vs []string) string {
+		if len(vs) == 0 {
+			return ""
+		}
+		return vs[0]
+	}
+	switch name {
+	case "subject":
+		return c.Subject
+	case "cn":
+		return c.CommonName
+	case "issuer":
+		return c.Issuer
+	case "serial":
+		return c.SerialNumber
+	case "email":
+		return first(c.EmailAddresses)
+	case "dns":
+		return first(c.DNSNames)
+	}
+	return ""
 }
 
 // text evaluates an expr to the string an event field holds; field names

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 
+	"net/netip"
+
 	"gopkg.in/yaml.v3"
 
 	"github.com/auditproxy/auditproxy/event"
@@ -36,6 +38,9 @@ func Parse(file string, data []byte) (*Set, error) {
 		return nil, l.errs
 	}
 	set := l.file1(doc.Content[0])
+	if set != nil && len(l.errs) == 0 {
+		l.warns = append(l.warns, shadowed(set)...)
+	}
 	sortByPosition(l.errs)
 	sortByPosition(l.warns)
 	if len(l.errs) > 0 {
@@ -165,7 +170,7 @@ func (l *loader) scalars(n *yaml.Node, what string) ([]*yaml.Node, bool) {
 }
 
 func (l *loader) file1(root *yaml.Node) *Set {
-	f := l.fields(root, "rules file", "version", "defaults", "redact", "rules")
+	f := l.fields(root, "rules file", "version", "defaults", "redact", "auth_proxy", "rules")
 	if f == nil {
 		return nil
 	}
@@ -217,6 +222,9 @@ func (l *loader) file1(root *yaml.Node) *Set {
 		}
 	}
 	set.redact = newRedactor(extra, withDefaults, valuePatterns)
+	if a := f["auth_proxy"]; a != nil {
+		set.authProxy = l.authProxy(a)
+	}
 
 	rs := f["rules"]
 	if rs == nil {
@@ -242,6 +250,35 @@ func (l *loader) file1(root *yaml.Node) *Set {
 	}
 	l.rule = ""
 	return set
+}
+
+func (l *loader) authProxy(n *yaml.Node) authProxy {
+	var a authProxy
+	f := l.fields(n, "auth_proxy", "header", "trusted_proxies")
+	if v := f["header"]; v == nil {
+		l.errf(n, "auth_proxy: missing header (e.g. X-Forwarded-User)")
+	} else {
+		a.header, _ = l.scalar(v, "auth_proxy.header")
+	}
+	v := f["trusted_proxies"]
+	if v == nil {
+		l.errf(n, "auth_proxy: missing trusted_proxies: the addresses of the auth proxy (anyone else could send the header)")
+		return a
+	}
+	items, _ := l.scalars(v, "auth_proxy.trusted_proxies")
+	for _, it := range items {
+		p, err := netip.ParsePrefix(it.Value)
+		if err != nil {
+			ip, ierr := netip.ParseAddr(it.Value)
+			if ierr != nil {
+				l.errf(it, "auth_proxy.trusted_proxies: %q: want a CIDR like 10.0.0.0/8 or an address", it.Value)
+				continue
+			}
+			p = netip.PrefixFrom(ip, ip.BitLen())
+		}
+		a.trusted = append(a.trusted, p.Masked())
+	}
+	return a
 }
 
 func (l *loader) boolean(n *yaml.Node, what string) bool {

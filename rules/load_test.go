@@ -73,3 +73,38 @@ func TestBadFiles(t *testing.T) {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+var warnLine = regexp.MustCompile(`^# warn: (\d+):(\d+): (.*)$`)
+
+// TestWarnFiles loads every testdata/*.warn.yaml: it must load, with
+// exactly the warnings its "# warn: LINE:COL: text" lines list, in order.
+func TestWarnFiles(t *testing.T) {
+	files, _ := filepath.Glob("testdata/*.warn.yaml")
+	if len(files) == 0 {
+		t.Fatal("no warn files")
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			data, _ := os.ReadFile(f)
+			set, err := Parse(f, data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var wants [][]string
+			for _, line := range strings.Split(string(data), "\n") {
+				if m := warnLine.FindStringSubmatch(line); m != nil {
+					wants = append(wants, m[1:])
+				}
+			}
+			if len(set.Warnings) != len(wants) {
+				t.Fatalf("got %d warnings, want %d:\n%v", len(set.Warnings), len(wants), set.Warnings)
+			}
+			for i, w := range set.Warnings {
+				pos := itoa(w.Line) + ":" + itoa(w.Col)
+				if pos != wants[i][0]+":"+wants[i][1] || !strings.Contains(w.Error(), wants[i][2]) {
+					t.Errorf("warning %d:\n got: %v\nwant: %s: %s", i+1, w, wants[i][0]+":"+wants[i][1], wants[i][2])
+				}
+			}
+		})
+	}
+}

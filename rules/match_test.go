@@ -275,3 +275,31 @@ func BenchmarkBuild(b *testing.B) {
 		}
 	}
 }
+
+func TestIdentitySourcesNeedTrust(t *testing.T) {
+	set, err := Parse("t.yaml", []byte(`version: 1
+auth_proxy: {header: X-Forwarded-User, trusted_proxies: [10.0.0.0/8]}
+rules:
+  - name: any
+    match: {method: GET}
+    action: a.b
+    actor: {name: auth_proxy.user, id: tls.serial, type: "{tls.cn}/{tls.email}/{tls.dns}"}
+    target: {name: tls.subject, id: tls.issuer}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := sampleExchange("GET", "/", "", "")
+	x.RequestHeader.Set("X-Forwarded-User", "mallory")
+	for _, c := range []struct{ peer, want string }{{"10.1.2.3:999", "mallory"}, {"[::ffff:10.1.2.3]:1", "mallory"}, {"192.168.1.1:999", ""}, {"garbage", ""}} {
+		x.Peer = c.peer
+		if got := set.Build(x)[0].Actor.Name; got != c.want {
+			t.Errorf("peer %s: actor name %q, want %q", c.peer, got, c.want)
+		}
+	}
+	x.ClientCert = &event.ClientCert{Subject: "CN=alice,O=Example", CommonName: "alice", Issuer: "CN=CA", SerialNumber: "0A", EmailAddresses: []string{"a@example.com"}, DNSNames: []string{"alice.example"}}
+	ev := set.Build(x)[0]
+	if ev.Actor.ID != "0A" || ev.Actor.Type != "alice/a@example.com/alice.example" || ev.Target.Name != "CN=alice,O=Example" || ev.Target.ID != "CN=CA" {
+		t.Errorf("tls fields: %+v %+v", ev.Actor, ev.Target)
+	}
+}

@@ -18,6 +18,7 @@ type Set struct {
 	index        *index
 	defaultActor party
 	redact       redactor
+	authProxy    authProxy
 }
 
 // Rules returns the rules in file order.

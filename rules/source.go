@@ -19,6 +19,10 @@ const (
 	srcJWT
 	srcBasicUser
 	srcClientIP
+	srcResponseCookie
+	srcTLS
+	srcAuthProxyUser
+	srcIdentity
 )
 
 // sourceSyntax is the one syntax for "where a value comes from", shared by
@@ -34,12 +38,19 @@ var sourceSyntax = []struct {
 	{"request.body.", srcRequestBody},
 	{"response.body.", srcResponseBody},
 	{"response.header.", srcResponseHeader},
+	{"response.cookie.", srcResponseCookie},
+	{"tls.", srcTLS},
+	{"auth_proxy.user", srcAuthProxyUser},
+	{"identity.", srcIdentity},
 	{"jwt.", srcJWT},
 	{"basic.user", srcBasicUser},
 	{"client.ip", srcClientIP},
 }
 
-const sourceHelp = "sources are path.NAME, query.NAME, header.NAME, cookie.NAME, request.body.PATH, response.body.PATH, response.header.NAME, jwt.CLAIM, basic.user, client.ip"
+const sourceHelp = "sources are path.NAME, query.NAME, header.NAME, cookie.NAME, request.body.PATH, response.body.PATH, response.header.NAME, response.cookie.NAME, jwt.CLAIM, basic.user, client.ip, tls.subject|cn|issuer|serial|email|dns, auth_proxy.user, identity.id|name"
+
+// tlsFields are the names after tls.
+var tlsFields = []string{"subject", "cn", "issuer", "serial", "email", "dns"}
 
 // source is one parsed value source, e.g. request.body.user.email.
 type source struct {
@@ -61,6 +72,12 @@ func parseSource(s string) (src source, ok bool, err error) {
 		if key, found := strings.CutPrefix(s, syn.prefix); found {
 			if key == "" {
 				return source{}, true, fmt.Errorf("source %q needs a name after the dot", s)
+			}
+			if syn.kind == srcTLS && !containsString(tlsFields, key) {
+				return source{}, true, fmt.Errorf("source %q: tls. takes one of %s", s, strings.Join(tlsFields, ", "))
+			}
+			if syn.kind == srcIdentity && key != "id" && key != "name" {
+				return source{}, true, fmt.Errorf("source %q: identity. takes id or name", s)
 			}
 			return source{kind: syn.kind, key: key, text: s}, true, nil
 		}
