@@ -4,6 +4,8 @@ go 1.26.8
 
 require (
 	github.com/elazarl/goproxy v1.9.2 // indirect
+	github.com/fsnotify/fsnotify v1.10.1 // indirect
+	github.com/golang-jwt/jwt/v5 v5.3.1 // indirect
 	github.com/mattn/go-colorable v0.1.14 // indirect
 	github.com/mattn/go-isatty v0.0.20 // indirect
 	github.com/maxmind/mmdbwriter v1.2.0 // indirect

@@ -55,6 +55,10 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
 	cfg.Upstream = "http://" + appLn.Addr().String()
 	cfg.Outputs = []string{"stdout"}
 	cfg.App = "demo"
+	cfg.Rules = ""
+	if _, err := os.Stat(*rulesPath); err == nil {
+		cfg.Rules = *rulesPath // reloaded when edited, like run's
+	}
 	ready := func() { printTour(stderr, "http://"+ln.Addr().String(), cfg.Upstream) }
 	if err := serve(ctx, ln, cfg, set, newLogger(stderr), stdout, ready); err != nil {
 		fmt.Fprintln(stderr, "auditproxy demo:", err)

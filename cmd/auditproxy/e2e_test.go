@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -27,12 +28,32 @@ import (
 // harness runs the whole product in-process: a real listener, the proxy,
 // the pipeline and real outputs, in front of a real upstream.
 type harness struct {
-	t      *testing.T
-	URL    string
-	stdout *bytes.Buffer
-	logs   *bytes.Buffer
-	stop   func()
-	file   string
+	t         *testing.T
+	URL       string
+	stdout    *bytes.Buffer
+	logs      *bytes.Buffer
+	stop      func()
+	file      string
+	rulesFile string
+	logMu     *sync.Mutex
+}
+
+// logText is what the proxy logged so far.
+func (h *harness) logText() string {
+	h.logMu.Lock()
+	defer h.logMu.Unlock()
+	return h.logs.String()
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 func startProxy(t *testing.T, upstream, rulesYAML string, mutate func(*config)) *harness {
@@ -46,7 +67,7 @@ func startProxy(t *testing.T, upstream, rulesYAML string, mutate func(*config)) 
 	if err != nil {
 		t.Fatalf("rules: %v", err)
 	}
-	h := &harness{t: t, stdout: &bytes.Buffer{}, logs: &bytes.Buffer{}, file: filepath.Join(dir, "events.jsonl")}
+	h := &harness{t: t, stdout: &bytes.Buffer{}, logs: &bytes.Buffer{}, file: filepath.Join(dir, "events.jsonl"), rulesFile: rulesFile, logMu: &sync.Mutex{}}
 	cfg := defaultConfig()
 	cfg.Upstream = upstream
 	cfg.Rules = rulesFile
@@ -64,7 +85,7 @@ func startProxy(t *testing.T, upstream, rulesYAML string, mutate func(*config)) 
 	done := make(chan error, 1)
 	ready := make(chan struct{})
 	go func() {
-		done <- serve(ctx, ln, cfg, set, zerolog.New(zerolog.SyncWriter(h.logs)), h.stdout, func() { close(ready) })
+		done <- serve(ctx, ln, cfg, set, zerolog.New(lockedWriter{h.logMu, h.logs}), h.stdout, func() { close(ready) })
 	}()
 	select {
 	case <-ready:
@@ -313,8 +334,8 @@ func TestBodyOverCaptureLimit(t *testing.T) {
 	if !strings.Contains(string(warns), "capture limit") {
 		t.Errorf("warnings = %s, want the capture limit named", warns)
 	}
-	if !strings.Contains(h.logs.String(), `"rule":"user-created"`) {
-		t.Errorf("stderr log does not name the rule:\n%s", h.logs.String())
+	if !strings.Contains(h.logText(), `"rule":"user-created"`) {
+		t.Errorf("stderr log does not name the rule:\n%s", h.logText())
 	}
 }
 

@@ -112,6 +112,11 @@ func serve(ctx context.Context, ln net.Listener, cfg config, set *rules.Set, log
 		pipe.Close()
 		return err
 	}
+	if cfg.Rules != "" {
+		watchCtx, stopWatching := context.WithCancel(ctx)
+		defer stopWatching()
+		go watchRules(watchCtx, cfg.Rules, func(path string) (*rules.Set, error) { return rules.Load(path) }, pipe.SetRules, log)
+	}
 	srv := &http.Server{Handler: px, ReadHeaderTimeout: 30 * time.Second}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
