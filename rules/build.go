@@ -85,11 +85,15 @@ func (b *builder) rawSource(s *source) value {
 		b.warn(body.problem("response"))
 		return body.get(s.key)
 	case srcJWT:
-		if !b.claimsOK {
-			b.claims, b.claimsOK = jwtClaims(bearerToken(x.RequestHeader)), true
-		}
-		if b.claims != nil {
-			return jsonValue(gjson.GetBytes(b.claims, s.key))
+		return b.claim(s.key)
+	case srcIdentity:
+		if id, ok := b.identityOf(); ok {
+			if s.key == "id" && id.ID != "" {
+				return stringValue(id.ID)
+			}
+			if s.key == "name" && id.Name != "" {
+				return stringValue(id.Name)
+			}
 		}
 	case srcBasicUser:
 		if u := basicUser(x.RequestHeader); u != "" {
@@ -144,6 +148,17 @@ func tlsField(c *event.ClientCert, name string) string {
 	return ""
 }
 
+// eval evaluates one alternative of a fallback chain.
+func (b *builder) eval(e expr) string {
+	switch {
+	case e.src != nil:
+		return b.source(e.src).str
+	case e.tmpl != nil:
+		return b.render(e.tmpl)
+	}
+	return e.lit
+}
+
 // text evaluates an expr to the string an event field holds; field names
 // it for Explain.
 func (b *builder) text(field string, e expr) string {
@@ -152,6 +167,12 @@ func (b *builder) text(field string, e expr) string {
 	}
 	var s string
 	switch {
+	case len(e.alts) > 0:
+		for _, a := range e.alts {
+			if s = b.eval(a); s != "" {
+				break
+			}
+		}
 	case e.src != nil:
 		s = b.source(e.src).str
 	case e.tmpl != nil:
@@ -241,6 +262,9 @@ func (b *builder) build() {
 	}
 	if r.changes.set() {
 		b.changes()
+	}
+	if len(r.bind) > 0 || len(r.unbind) > 0 {
+		b.learn()
 	}
 	if r.description != nil {
 		ev.Description = b.render(r.description)

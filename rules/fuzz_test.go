@@ -87,17 +87,6 @@ func FuzzTemplate(f *testing.F) {
 	})
 }
 
-func FuzzJWT(f *testing.F) {
-	f.Add("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiI0MiIsIm5hbWUiOiJhbGljZSJ9.c2ln")
-	f.Add("a.b.c")
-	f.Add("..")
-	f.Fuzz(func(t *testing.T, token string) {
-		if claims := jwtClaims(token); claims != nil && !json.Valid(claims) {
-			t.Fatalf("claims %q are not JSON", claims)
-		}
-	})
-}
-
 func sampleExchange(method, path, reqBody, respBody string) *event.Exchange {
 	x, err := readExchange(method+" "+path+" HTTP/1.1\nHost: a\nContent-Type: application/json\n\n"+reqBody,
 		"HTTP/1.1 200 OK\nContent-Type: application/json\n\n"+respBody)

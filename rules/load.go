@@ -3,31 +3,35 @@ package rules
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"net/netip"
 
 	"gopkg.in/yaml.v3"
 
 	"github.com/auditproxy/auditproxy/event"
+	"github.com/auditproxy/auditproxy/identity"
 )
 
 // Load reads and compiles a rules file. On any problem it returns Errors
 // listing every one found, each located file:line:col.
-func Load(path string) (*Set, error) {
+func Load(path string, opts ...Option) (*Set, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading rules file: %w", err)
 	}
-	return Parse(path, data)
+	return Parse(path, data, opts...)
 }
 
-// Parse compiles rules from data; file names the source in messages.
-func Parse(file string, data []byte) (*Set, error) {
-	l := &loader{file: file}
+// Parse compiles rules from data; file names the source in messages, and
+// key files the rules name are found relative to it.
+func Parse(file string, data []byte, opts ...Option) (*Set, error) {
+	l := &loader{file: file, opts: opts}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		l.yamlError(err)
@@ -51,6 +55,7 @@ func Parse(file string, data []byte) (*Set, error) {
 }
 
 type loader struct {
+	opts  []Option
 	file  string
 	errs  Errors
 	warns Errors
@@ -170,11 +175,25 @@ func (l *loader) scalars(n *yaml.Node, what string) ([]*yaml.Node, bool) {
 }
 
 func (l *loader) file1(root *yaml.Node) *Set {
-	f := l.fields(root, "rules file", "version", "defaults", "redact", "auth_proxy", "rules")
+	f := l.fields(root, "rules file", "version", "defaults", "redact", "auth_proxy", "jwt", "identities", "rules")
 	if f == nil {
 		return nil
 	}
 	set := &Set{File: l.file, index: newIndex()}
+	for _, o := range l.opts {
+		o(set)
+	}
+	if j := f["jwt"]; j != nil {
+		set.tokens = l.jwt(j)
+	}
+	if ids := f["identities"]; ids != nil {
+		idf := l.fields(ids, "identities", "lookup")
+		if v := idf["lookup"]; v == nil {
+			l.errf(ids, "identities: missing lookup: the slots later requests carry, e.g. [cookie.sid, jwt.id]")
+		} else {
+			set.lookup = l.slots(v, "identities.lookup")
+		}
+	}
 	if v := f["version"]; v == nil {
 		l.errf(root, "missing version: 1")
 	} else if v.Value != "1" || v.Kind != yaml.ScalarNode {
@@ -249,7 +268,143 @@ func (l *loader) file1(root *yaml.Node) *Set {
 		set.rules = append(set.rules, r)
 	}
 	l.rule = ""
+	if set.bindings == nil && (len(set.lookup) > 0 || slices.ContainsFunc(set.rules, func(r *Rule) bool { return len(r.bind)+len(r.unbind) > 0 })) {
+		set.bindings, _ = identity.NewBindings(identity.BindingsConfig{}) // memory only: cannot fail
+	}
 	return set
+}
+
+// jwt reads `jwt: {from: [...], verify: {key_file | jwks_file, algorithms, leeway}}`.
+func (l *loader) jwt(n *yaml.Node) tokenSource {
+	var ts tokenSource
+	f := l.fields(n, "jwt", "from", "verify")
+	if v := f["from"]; v != nil {
+		items, _ := l.scalars(v, "jwt.from")
+		for _, it := range items {
+			src, ok, err := parseSource(it.Value)
+			switch {
+			case err != nil:
+				l.errf(it, "jwt.from: %v", err)
+			case !ok || (src.kind != srcHeader && src.kind != srcCookie && src.kind != srcQuery):
+				l.errf(it, "jwt.from: %q: a token comes from header.NAME, cookie.NAME or query.NAME", it.Value)
+			default:
+				ts.from = append(ts.from, src)
+			}
+		}
+	}
+	v := f["verify"]
+	if v == nil {
+		return ts
+	}
+	vf := l.fields(v, "jwt.verify", "key_file", "jwks_file", "algorithms", "leeway")
+	var cfg identity.VerifyConfig
+	if k := vf["key_file"]; k != nil {
+		cfg.KeyFile, _ = l.scalar(k, "jwt.verify.key_file")
+		cfg.KeyFile = l.relative(cfg.KeyFile)
+	}
+	if k := vf["jwks_file"]; k != nil {
+		cfg.JWKSFile, _ = l.scalar(k, "jwt.verify.jwks_file")
+		cfg.JWKSFile = l.relative(cfg.JWKSFile)
+	}
+	if a := vf["algorithms"]; a != nil {
+		items, _ := l.scalars(a, "jwt.verify.algorithms")
+		for _, it := range items {
+			cfg.Algorithms = append(cfg.Algorithms, it.Value)
+		}
+	}
+	if lw := vf["leeway"]; lw != nil {
+		if s, ok := l.scalar(lw, "jwt.verify.leeway"); ok {
+			d, err := time.ParseDuration(s)
+			if err != nil {
+				l.errf(lw, "jwt.verify.leeway: %q: want a duration like 30s", s)
+			}
+			cfg.Leeway = d
+		}
+	}
+	ver, err := identity.NewVerifier(cfg)
+	if err != nil {
+		l.errf(v, "jwt.verify: %v", err)
+		return ts
+	}
+	ts.verifier = ver
+	return ts
+}
+
+// relative resolves a path from the rules file's directory.
+func (l *loader) relative(p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(filepath.Dir(l.file), p)
+}
+
+// slots reads a list of sources that name what requests carry: cookie.sid,
+// jwt.id, header.X-Session, query.sid.
+func (l *loader) slots(n *yaml.Node, what string) []source {
+	items, _ := l.scalars(n, what)
+	var out []source
+	for _, it := range items {
+		src, ok, err := parseSource(it.Value)
+		switch {
+		case err != nil:
+			l.errf(it, "%s: %v", what, err)
+		case !ok || (src.kind != srcCookie && src.kind != srcJWT && src.kind != srcHeader && src.kind != srcQuery):
+			l.errf(it, "%s: %q: a slot is something every request carries: cookie.NAME, jwt.CLAIM, header.NAME or query.NAME", what, it.Value)
+		default:
+			out = append(out, src)
+		}
+	}
+	return out
+}
+
+// binds reads a rule's `bind:` list: {slot, key, id, name} each.
+func (l *loader) binds(n *yaml.Node) []bindSpec {
+	if n.Kind != yaml.SequenceNode {
+		l.errf(n, "bind: want a list of {slot, key, id, name}, got %s", kindName(n))
+		return nil
+	}
+	var out []bindSpec
+	for _, item := range n.Content {
+		f := l.fields(item, "bind", "slot", "key", "id", "name")
+		if f == nil {
+			continue
+		}
+		var b bindSpec
+		if v := f["slot"]; v == nil {
+			l.errf(item, "bind: missing slot (what later requests carry, e.g. cookie.sid)")
+			continue
+		} else if slots := l.slots(v, "bind.slot"); len(slots) == 1 {
+			b.slot = slots[0].text
+		} else {
+			continue
+		}
+		v := f["key"]
+		if v == nil {
+			l.errf(item, "bind: missing key (where this exchange has the slot's value, e.g. response.cookie.sid)")
+			continue
+		}
+		s, ok := l.scalar(v, "bind.key")
+		if !ok {
+			continue
+		}
+		src, isSrc, err := parseSource(s)
+		if err != nil || !isSrc {
+			l.errf(v, "bind.key: %q is not a source (%s)", s, sourceHelp)
+			continue
+		}
+		b.key = src
+		for key, dst := range map[string]*expr{"id": &b.id, "name": &b.name} {
+			if v := f[key]; v != nil {
+				*dst = l.expr(v, "bind."+key)
+			}
+		}
+		if !b.id.set() && !b.name.set() {
+			l.errf(item, "bind: give id or name (or both): who the slot's value stands for")
+			continue
+		}
+		out = append(out, b)
+	}
+	return out
 }
 
 func (l *loader) authProxy(n *yaml.Node) authProxy {
@@ -314,7 +469,7 @@ func (l *loader) rule1(n *yaml.Node, i int, area string, sev event.Severity, def
 			}
 		}
 	}
-	f := l.fields(n, "rule", "name", "match", "action", "description", "area", "severity", "outcome", "actor", "target", "changes", "before", "continue")
+	f := l.fields(n, "rule", "name", "match", "action", "description", "area", "severity", "outcome", "actor", "target", "changes", "before", "continue", "bind", "unbind")
 	if f == nil {
 		return nil
 	}
@@ -378,6 +533,12 @@ func (l *loader) rule1(n *yaml.Node, i int, area string, sev event.Severity, def
 	if v := f["continue"]; v != nil {
 		r.Continue = l.boolean(v, "continue")
 	}
+	if v := f["bind"]; v != nil {
+		r.bind = l.binds(v)
+	}
+	if v := f["unbind"]; v != nil {
+		r.unbind = l.slots(v, "unbind")
+	}
 	if len(l.errs) > before {
 		return nil
 	}
@@ -390,21 +551,33 @@ func (l *loader) party(n *yaml.Node, what string) party {
 	f := l.fields(n, what, "id", "name", "type")
 	var p party
 	for key, dst := range map[string]*expr{"id": &p.id, "name": &p.name, "type": &p.typ} {
-		v := f[key]
-		if v == nil {
-			continue
+		if v := f[key]; v != nil {
+			*dst = l.expr(v, what+"."+key)
 		}
-		s, ok := l.scalar(v, what+"."+key)
-		if !ok {
-			continue
-		}
-		e, err := parseExpr(s)
-		if err != nil {
-			l.errf(v, "%s.%s: %v", what, key, err)
-		}
-		*dst = e
 	}
 	return p
+}
+
+// expr reads a field's value: one source, template or literal, or a list
+// of them tried in order (a fallback chain: [jwt.sub, identity.id]).
+func (l *loader) expr(n *yaml.Node, what string) expr {
+	items, ok := l.scalars(n, what)
+	if !ok {
+		return expr{}
+	}
+	var alts []expr
+	for _, it := range items {
+		e, err := parseExpr(it.Value)
+		if err != nil {
+			l.errf(it, "%s: %v", what, err)
+			continue
+		}
+		alts = append(alts, e)
+	}
+	if n.Kind == yaml.ScalarNode && len(alts) == 1 {
+		return alts[0]
+	}
+	return expr{alts: alts}
 }
 
 // parseExpr reads a field's value: a template when it has braces, a source
@@ -651,6 +824,11 @@ func (r *Rule) planCapture(defActor party) {
 	}
 	if r.description != nil {
 		srcs = append(srcs, r.description.sources()...)
+	}
+	for _, b := range r.bind {
+		srcs = append(srcs, b.key)
+		srcs = append(srcs, b.id.sources()...)
+		srcs = append(srcs, b.name.sources()...)
 	}
 	for _, s := range srcs {
 		r.needsRequestBody = r.needsRequestBody || s.kind == srcRequestBody

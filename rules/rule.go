@@ -1,6 +1,8 @@
 package rules
 
 import (
+	"strings"
+
 	"github.com/auditproxy/auditproxy/event"
 )
 
@@ -29,6 +31,8 @@ type Rule struct {
 	target      party
 	changes     changeSpec
 	before      *beforeSpec
+	bind        []bindSpec
+	unbind      []source
 
 	needsRequestBody  bool
 	needsResponseBody bool
@@ -43,16 +47,24 @@ func (p party) set() bool { return p.id.set() || p.name.set() || p.typ.set() }
 
 // expr is where one event field comes from: a source (jwt.sub), a template
 // with references ("{jwt.given} {jwt.family}"), or literal text (user).
+// A list of them is a fallback chain: the first with a value wins.
 type expr struct {
 	lit  string
 	src  *source
 	tmpl *template
+	alts []expr
 }
 
-func (e expr) set() bool { return e.lit != "" || e.src != nil || e.tmpl != nil }
+func (e expr) set() bool { return e.lit != "" || e.src != nil || e.tmpl != nil || len(e.alts) > 0 }
 
 func (e expr) sources() []source {
 	switch {
+	case len(e.alts) > 0:
+		var out []source
+		for _, a := range e.alts {
+			out = append(out, a.sources()...)
+		}
+		return out
 	case e.src != nil:
 		return []source{*e.src}
 	case e.tmpl != nil:
@@ -63,6 +75,12 @@ func (e expr) sources() []source {
 
 func (e expr) String() string {
 	switch {
+	case len(e.alts) > 0:
+		names := make([]string, len(e.alts))
+		for i, a := range e.alts {
+			names[i] = a.String()
+		}
+		return strings.Join(names, " or ")
 	case e.src != nil:
 		return e.src.text
 	case e.tmpl != nil:

@@ -6,6 +6,8 @@ package rules
 import (
 	"net/http"
 
+	"github.com/auditproxy/auditproxy/identity"
+
 	"github.com/auditproxy/auditproxy/event"
 )
 
@@ -19,6 +21,9 @@ type Set struct {
 	defaultActor party
 	redact       redactor
 	authProxy    authProxy
+	tokens       tokenSource
+	lookup       []source // identities.lookup: slots for identity.*
+	bindings     *identity.Bindings
 }
 
 // Rules returns the rules in file order.

@@ -13,12 +13,13 @@ type view struct {
 	set *Set
 	x   *event.Exchange
 
-	query    url.Values
-	reqBody  *parsedBody
-	respBody *parsedBody
-	before   *parsedBody
-	claims   []byte
-	claimsOK bool
+	query     url.Values
+	reqBody   *parsedBody
+	respBody  *parsedBody
+	before    *parsedBody
+	claims    []byte
+	claimsOK  bool
+	claimsErr string // why the token was rejected, when it was
 }
 
 func (v *view) queryValues() url.Values {

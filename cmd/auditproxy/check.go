@@ -25,8 +25,8 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 
 // loadRules loads a rules file and prints every error (or warning) on its
 // own line to w, as FILE:LINE:COL: rule "name": message.
-func loadRules(path string, w io.Writer) (*rules.Set, bool) {
-	set, err := rules.Load(path)
+func loadRules(path string, w io.Writer, opts ...rules.Option) (*rules.Set, bool) {
+	set, err := rules.Load(path, opts...)
 	if err != nil {
 		var errs rules.Errors
 		if errors.As(err, &errs) {

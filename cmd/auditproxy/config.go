@@ -28,6 +28,11 @@ type config struct {
 	UpstreamTimeout time.Duration `yaml:"upstream_timeout"`
 	App             string        `yaml:"app"`
 	QueueSize       int           `yaml:"queue_size"`
+
+	// Identities learned by rules' bind: (session cookie -> user).
+	IdentitiesFile string        `yaml:"identities_file"` // "" keeps them in memory only
+	IdentitiesTTL  time.Duration `yaml:"identities_ttl"`  // 0: 24h
+	IdentitiesMax  int           `yaml:"identities_max"`  // 0: 100000
 }
 
 func defaultConfig() config {
@@ -68,6 +73,7 @@ func parseRunFlags(name string, args []string, stderr io.Writer) (config, error)
 	fs.DurationVar(&flags.UpstreamTimeout, "upstream-timeout", 60*time.Second, "time to wait for the upstream's response head before answering 504")
 	fs.StringVar(&flags.App, "app", "", "name of the app, copied into every event")
 	fs.IntVar(&flags.QueueSize, "queue-size", 8192, "exchanges waiting to become events; beyond it they are dropped, counted and reported")
+	fs.StringVar(&flags.IdentitiesFile, "identities-file", "", "file keeping identities that rules learn (bind:) across restarts; default: memory only")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
@@ -106,6 +112,8 @@ func parseRunFlags(name string, args []string, stderr io.Writer) (config, error)
 			cfg.App = flags.App
 		case "queue-size":
 			cfg.QueueSize = flags.QueueSize
+		case "identities-file":
+			cfg.IdentitiesFile = flags.IdentitiesFile
 		}
 	})
 	if len(cfg.Outputs) == 0 {

@@ -14,7 +14,6 @@ import (
 
 	"github.com/auditproxy/auditproxy"
 	"github.com/auditproxy/auditproxy/internal/demoapp"
-	"github.com/auditproxy/auditproxy/rules"
 )
 
 // cmdDemo starts the built-in sample app on a loopback port and the proxy in
@@ -31,7 +30,14 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
 		}
 		return 2
 	}
-	set, ok := demoRules(*rulesPath, stderr)
+	cfg := defaultConfig()
+	var builtin []byte
+	if _, err := os.Stat(*rulesPath); err == nil {
+		cfg.Rules = *rulesPath // reloaded when edited, like run's
+	} else {
+		cfg.Rules, builtin = "", auditproxy.DemoRules
+	}
+	set, bindings, ok := openRules(cfg, builtin, stderr)
 	if !ok {
 		return 1
 	}
@@ -51,32 +57,15 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	cfg := defaultConfig()
 	cfg.Upstream = "http://" + appLn.Addr().String()
 	cfg.Outputs = []string{"stdout"}
 	cfg.App = "demo"
-	cfg.Rules = ""
-	if _, err := os.Stat(*rulesPath); err == nil {
-		cfg.Rules = *rulesPath // reloaded when edited, like run's
-	}
 	ready := func() { printTour(stderr, "http://"+ln.Addr().String(), cfg.Upstream) }
-	if err := serve(ctx, ln, cfg, set, newLogger(stderr), stdout, ready); err != nil {
+	if err := serve(ctx, ln, cfg, set, bindings, newLogger(stderr), stdout, ready); err != nil {
 		fmt.Fprintln(stderr, "auditproxy demo:", err)
 		return 1
 	}
 	return 0
-}
-
-func demoRules(path string, stderr io.Writer) (*rules.Set, bool) {
-	if _, err := os.Stat(path); err == nil {
-		return loadRules(path, stderr)
-	}
-	set, err := rules.Parse("rules.yaml (built in)", auditproxy.DemoRules)
-	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return nil, false
-	}
-	return set, true
 }
 
 func printTour(w io.Writer, proxyURL, appURL string) {

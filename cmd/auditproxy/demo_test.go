@@ -22,10 +22,16 @@ func TestDemoRulesCoverTheSampleApp(t *testing.T) {
 	}
 	h := startProxy(t, app.URL, string(rulesYAML), nil)
 
+	var bobCookie string
 	login := func(user, pw string) string {
 		resp, body := do(t, "POST", h.URL+"/login", `{"username":"`+user+`","password":"`+pw+`"}`, nil)
 		if resp.StatusCode != 200 {
 			t.Fatalf("login %s: %d %s", user, resp.StatusCode, body)
+		}
+		for _, c := range resp.Cookies() {
+			if c.Name == "sid" && user == demoapp.BobEmail {
+				bobCookie = "sid=" + c.Value
+			}
 		}
 		var out struct{ Token string }
 		json.Unmarshal([]byte(body), &out)
@@ -33,7 +39,7 @@ func TestDemoRulesCoverTheSampleApp(t *testing.T) {
 	}
 	steps := []struct {
 		method, path, body string
-		as                 string // "alice", "bob" or "" for no credentials
+		as                 string // "alice", "bob" (bearer), "bob-cookie" or "" for no credentials
 		status             int
 		action             string // "" for no event
 	}{
@@ -46,6 +52,7 @@ func TestDemoRulesCoverTheSampleApp(t *testing.T) {
 		{"PATCH", "/users/2", `{"role":"admin"}`, "alice", 200, "user.updated"},
 		{"DELETE", "/users/3", "", "alice", 204, "user.deleted"},
 		{"POST", "/projects", `{"name":"Audit","description":"x"}`, "alice", 201, "project.created"},
+		{"POST", "/projects", `{"name":"Bob's","description":"y"}`, "bob-cookie", 201, "project.created"},
 		{"PUT", "/projects/1", `{"name":"Relaunch"}`, "alice", 200, "project.updated"},
 		{"DELETE", "/projects/1", "", "alice", 204, "project.deleted"},
 		{"PUT", "/settings", `{"site_name":"Acme","smtp_password":"hunter22"}`, "alice", 200, "settings.updated"},
@@ -61,6 +68,8 @@ func TestDemoRulesCoverTheSampleApp(t *testing.T) {
 			hdr["Authorization"] = "Bearer " + alice
 		case "bob":
 			hdr["Authorization"] = "Bearer " + bob
+		case "bob-cookie":
+			hdr["Cookie"] = bobCookie
 		}
 		resp, body := do(t, s.method, h.URL+s.path, s.body, hdr)
 		if resp.StatusCode != s.status {
@@ -88,6 +97,10 @@ func TestDemoRulesCoverTheSampleApp(t *testing.T) {
 		case "user.created", "user.updated", "project.deleted", "settings.updated":
 			if actor["id"] != "1" || actor["name"] == nil {
 				t.Errorf("%s actor = %v, want alice (id 1)", ev["action"], actor)
+			}
+		case "project.created":
+			if tg := ev["target"].(map[string]any); tg["name"] == "Bob's" && (actor["id"] != "2" || actor["name"] != "Bob") {
+				t.Errorf("cookie-only request: actor = %v, want bob learned from his login", actor)
 			}
 		}
 		if ev["action"] == "settings.updated" {

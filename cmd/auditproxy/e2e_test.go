@@ -22,7 +22,6 @@ import (
 
 	"github.com/auditproxy/auditproxy/enrich/geoiptest"
 	"github.com/auditproxy/auditproxy/output/schematest"
-	"github.com/auditproxy/auditproxy/rules"
 )
 
 // harness runs the whole product in-process: a real listener, the proxy,
@@ -63,10 +62,6 @@ func startProxy(t *testing.T, upstream, rulesYAML string, mutate func(*config)) 
 	if err := os.WriteFile(rulesFile, []byte(rulesYAML), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	set, err := rules.Load(rulesFile)
-	if err != nil {
-		t.Fatalf("rules: %v", err)
-	}
 	h := &harness{t: t, stdout: &bytes.Buffer{}, logs: &bytes.Buffer{}, file: filepath.Join(dir, "events.jsonl"), rulesFile: rulesFile, logMu: &sync.Mutex{}}
 	cfg := defaultConfig()
 	cfg.Upstream = upstream
@@ -75,6 +70,11 @@ func startProxy(t *testing.T, upstream, rulesYAML string, mutate func(*config)) 
 	cfg.UpstreamTimeout = 5 * time.Second
 	if mutate != nil {
 		mutate(&cfg)
+	}
+	var loadMsgs bytes.Buffer
+	set, bindings, ok := openRules(cfg, nil, &loadMsgs)
+	if !ok {
+		t.Fatalf("rules: %s", loadMsgs.String())
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -85,7 +85,7 @@ func startProxy(t *testing.T, upstream, rulesYAML string, mutate func(*config)) 
 	done := make(chan error, 1)
 	ready := make(chan struct{})
 	go func() {
-		done <- serve(ctx, ln, cfg, set, zerolog.New(lockedWriter{h.logMu, h.logs}), h.stdout, func() { close(ready) })
+		done <- serve(ctx, ln, cfg, set, bindings, zerolog.New(lockedWriter{h.logMu, h.logs}), h.stdout, func() { close(ready) })
 	}()
 	select {
 	case <-ready:

@@ -16,6 +16,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/auditproxy/auditproxy/enrich"
+	"github.com/auditproxy/auditproxy/identity"
 	"github.com/auditproxy/auditproxy/output"
 	"github.com/auditproxy/auditproxy/pipeline"
 	"github.com/auditproxy/auditproxy/proxy"
@@ -31,7 +32,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "auditproxy run:", err)
 		return 2
 	}
-	set, ok := loadRules(cfg.Rules, stderr)
+	set, bindings, ok := openRules(cfg, nil, stderr)
 	if !ok {
 		fmt.Fprintln(stderr, "auditproxy run: not starting: the rules file has errors")
 		return 1
@@ -43,7 +44,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "auditproxy run:", err)
 		return 1
 	}
-	if err := serve(ctx, ln, cfg, set, newLogger(stderr), stdout, nil); err != nil {
+	if err := serve(ctx, ln, cfg, set, bindings, newLogger(stderr), stdout, nil); err != nil {
 		fmt.Fprintln(stderr, "auditproxy run:", err)
 		return 1
 	}
@@ -61,11 +62,41 @@ func newLogger(w io.Writer) zerolog.Logger {
 	return zerolog.New(w).With().Timestamp().Logger()
 }
 
+// openRules opens the identity bindings the config asks for, then loads
+// the rules file (or builtin, when not nil) with them. Problems go to w.
+// The bindings outlive every reload of the rules.
+func openRules(cfg config, builtin []byte, w io.Writer) (*rules.Set, *identity.Bindings, bool) {
+	bindings, err := identity.NewBindings(identity.BindingsConfig{File: cfg.IdentitiesFile, TTL: cfg.IdentitiesTTL, MaxEntries: cfg.IdentitiesMax})
+	var loadErr *identity.LoadError
+	if errors.As(err, &loadErr) {
+		fmt.Fprintf(w, "auditproxy: %v (starting with the identities that could be read)\n", err)
+	} else if err != nil {
+		fmt.Fprintln(w, "auditproxy:", err)
+		return nil, nil, false
+	}
+	if builtin != nil {
+		set, err := rules.Parse("rules.yaml (built in)", builtin, rules.WithBindings(bindings))
+		if err != nil {
+			fmt.Fprintln(w, err)
+			return nil, nil, false
+		}
+		return set, bindings, true
+	}
+	set, ok := loadRules(cfg.Rules, w, rules.WithBindings(bindings))
+	return set, bindings, ok
+}
+
 // serve builds the parts, accepts traffic on ln until ctx is done, then
 // shuts down in order: stop accepting, finish requests, write queued
-// events, close outputs. The stdout output writes to stdout. ready, if not
-// nil, is called once serving.
-func serve(ctx context.Context, ln net.Listener, cfg config, set *rules.Set, log zerolog.Logger, stdout io.Writer, ready func()) error {
+// events, close outputs, save identities. The stdout output writes to
+// stdout. ready, if not nil, is called once serving.
+func serve(ctx context.Context, ln net.Listener, cfg config, set *rules.Set, bindings *identity.Bindings, log zerolog.Logger, stdout io.Writer, ready func()) error {
+	defer func() {
+		if err := bindings.Close(); err != nil {
+			log.Error().Err(err).Msg("saving learned identities")
+		}
+	}()
+	go bindings.Run(ctx, 30*time.Second, func(err error) { log.Error().Err(err).Msg("saving learned identities") })
 	upstream, err := cfg.upstreamURL()
 	if err != nil {
 		return err
@@ -115,7 +146,8 @@ func serve(ctx context.Context, ln net.Listener, cfg config, set *rules.Set, log
 	if cfg.Rules != "" {
 		watchCtx, stopWatching := context.WithCancel(ctx)
 		defer stopWatching()
-		go watchRules(watchCtx, cfg.Rules, func(path string) (*rules.Set, error) { return rules.Load(path) }, pipe.SetRules, log)
+		load := func(path string) (*rules.Set, error) { return rules.Load(path, rules.WithBindings(bindings)) }
+		go watchRules(watchCtx, cfg.Rules, load, pipe.SetRules, log)
 	}
 	srv := &http.Server{Handler: px, ReadHeaderTimeout: 30 * time.Second}
 	served := make(chan error, 1)
