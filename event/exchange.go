@@ -17,6 +17,13 @@ type Exchange struct {
 	Peer     string // socket peer, "ip:port"
 	ClientIP string // the client's address after trusted-proxy resolution; set by enrich
 
+	// ClientCert is set when the client presented a verified TLS
+	// certificate to the proxy's listener (mutual TLS). It is nil for plain
+	// HTTP, for TLS without a client certificate, and for a certificate the
+	// listener accepted without verifying it (tls.RequestClientCert,
+	// tls.RequireAnyClientCert): such a certificate proves nothing.
+	ClientCert *ClientCert
+
 	Method   string
 	Host     string // the Host the client asked for
 	Path     string // the path the client asked for, unescaped
@@ -34,11 +41,19 @@ type Exchange struct {
 	ResponseHeader http.Header
 	ResponseBody   Body
 
-	// NormalizingRedirect: the response is a redirect to the same path with
-	// a trailing slash added or removed, so the client will repeat the
-	// request there. Rules skip such exchanges unless a rule lists the
-	// redirect's status code explicitly.
+	// NormalizingRedirect: the response is a redirect (301, 302, 303, 307
+	// or 308) to the same path differing only by a trailing slash (or to
+	// the same path on another scheme or host of the same app), with the
+	// same query, so the client will repeat the request there (307 and 308
+	// as it was; 301, 302 and 303 usually as a GET). Rules skip such
+	// exchanges unless a rule lists the redirect's status code explicitly.
 	NormalizingRedirect bool
+
+	// ResponseIncomplete: the upstream's response broke off after its head
+	// was sent; the client got a truncated or aborted response. Status and
+	// ResponseHeader are the upstream's; ResponseBody has what arrived. A
+	// client that goes away mid-response does not set it.
+	ResponseIncomplete bool
 
 	// UpstreamError is empty when the upstream answered; otherwise one of
 	// the Upstream* reasons below, with no internal detail.
@@ -77,4 +92,15 @@ type Body struct {
 	Data      []byte // the first bytes of the body, at most the capture limit
 	Truncated bool   // the body was longer than the limit: Data is incomplete
 	Size      int64  // bytes that passed through, captured or not
+}
+
+// ClientCert is the certificate a client presented to the proxy's listener
+// and the listener verified: the leaf, not the chain.
+type ClientCert struct {
+	Subject        string // distinguished name, RFC 2253 form: "CN=alice,O=Example Corp,C=DE"
+	CommonName     string // the subject's CN; empty if it has none
+	Issuer         string // the issuer's distinguished name, RFC 2253 form
+	SerialNumber   string // upper-case hex, as openssl and nginx's $ssl_client_serial print it: "0A1B"
+	DNSNames       []string
+	EmailAddresses []string
 }

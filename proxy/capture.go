@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bufio"
+	"context"
 	"io"
 	"net"
 	"net/http"
@@ -111,6 +112,9 @@ type captureWriter struct {
 	status int
 	header http.Header // as it was when the status was written
 	body   capture     // limit 0 when the body is not wanted: sizes only
+
+	ctx        context.Context // the client's request: done when the client has gone
+	incomplete bool            // the upstream's body broke off: see event.Exchange.ResponseIncomplete
 }
 
 var (
@@ -144,11 +148,18 @@ func (w *captureWriter) Write(p []byte) (int, error) {
 }
 
 // ReadFrom copies with a pooled buffer, as net/http's own writer does;
-// without it io.Copy would allocate 32 KiB per response.
+// without it io.Copy would allocate 32 KiB per response. goproxy copies
+// bodies of declared length through it (streamBody handles the others),
+// and ignores the error: a read error while the client is still there
+// means the upstream broke off mid-body. net/http then closes the client's
+// connection, since less than the Content-Length was written.
 func (w *captureWriter) ReadFrom(src io.Reader) (int64, error) {
 	n, readErr, writeErr := copyBuffer(writeOnly{w}, src)
 	if writeErr != nil {
 		return n, writeErr
+	}
+	if readErr != nil && (w.ctx == nil || w.ctx.Err() == nil) {
+		w.incomplete = true
 	}
 	return n, readErr
 }

@@ -18,7 +18,10 @@ type Interest struct {
 	// Before, when not empty, is a path (with query, if any) on the
 	// upstream to GET before the request is forwarded, sent with the
 	// client's credentials; its answer becomes Exchange.Before. It tells
-	// what state a change replaces. Empty: no pre-fetch.
+	// what state a change replaces. Empty: no pre-fetch. Only with Record.
+	// The request waits for it at most Config.BeforeTimeout and is then
+	// forwarded whatever happened; a failure is noted in
+	// Exchange.BeforeError. It must start with a single "/".
 	Before string
 }
 

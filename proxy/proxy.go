@@ -1,8 +1,9 @@
 // Package proxy is auditproxy's reverse proxy: HTTP in, one upstream out.
 // It streams every request through goproxy, and for the requests its
 // Observer is interested in it records an event.Exchange (heads, bounded
-// body captures, timings, peer) and hands it over once the response has
-// been written.
+// body captures, timings, peer, client certificate, and when asked the
+// state a change replaces, fetched first) and hands it over once the
+// response has been written.
 package proxy
 
 import (
@@ -27,6 +28,7 @@ import (
 const (
 	defaultBodyCaptureLimit = 1 << 20
 	defaultUpstreamTimeout  = 60 * time.Second
+	defaultBeforeTimeout    = 2 * time.Second
 )
 
 // Reasons put in event.Exchange.UpstreamError; the meanings are documented
@@ -66,7 +68,8 @@ type Config struct {
 	// Transport sends requests upstream. It must not decompress responses
 	// (gzip bodies are passed through byte for byte) and should honour
 	// its own timeouts: UpstreamTimeout is not applied to it. Its timeout
-	// errors still give the client a 504.
+	// errors still give the client a 504. It must honour the request's
+	// context, as http.Transport does: BeforeTimeout relies on it.
 	// If nil, a Transport tuned for one busy upstream is used: no proxy
 	// from the environment, no compression, 256 idle connections, dial and
 	// TLS handshake timeouts, and UpstreamTimeout as the response header
@@ -78,6 +81,11 @@ type Config struct {
 	// client gets 504. Bodies may then stream for as long as they take.
 	// Zero or less means 60s.
 	UpstreamTimeout time.Duration
+
+	// BeforeTimeout bounds a pre-fetch (Interest.Before) from start to the
+	// end of its body: the client's request waits at most this long before
+	// it is forwarded, whatever the upstream does. Zero or less means 2s.
+	BeforeTimeout time.Duration
 
 	// Logger receives the proxy's own warnings (upstream failures with
 	// their detail, goproxy's complaints). Clients never see that detail.
@@ -95,6 +103,7 @@ type Proxy struct {
 	keepHost  bool
 	observer  Observer
 	limit     int64
+	before    time.Duration // BeforeTimeout
 	log       zerolog.Logger
 	transport http.RoundTripper
 	roundTrip goproxy.RoundTripper // transport, as goproxy calls it
@@ -125,12 +134,16 @@ func New(cfg Config) (*Proxy, error) {
 		keepHost:  cfg.KeepClientHost,
 		observer:  cfg.Observer,
 		limit:     cfg.BodyCaptureLimit,
+		before:    cfg.BeforeTimeout,
 		log:       cfg.Logger,
 		transport: cfg.Transport,
 	}
 	p.upstream.Fragment, p.upstream.RawFragment = "", ""
 	if p.limit <= 0 {
 		p.limit = defaultBodyCaptureLimit
+	}
+	if p.before <= 0 {
+		p.before = defaultBeforeTimeout
 	}
 	timeout := cfg.UpstreamTimeout
 	if timeout <= 0 {
@@ -407,6 +420,9 @@ func (b *streamBody) WriteTo(dst io.Writer) (int64, error) {
 		// httputil does.
 		b.p.log.Warn().Err(readErr).Str("request_id", b.req.Header.Get(requestIDHeader)).
 			Int64("bytes", n).Msg("reading upstream response body")
+		if rec := recordingOf(b.req); rec != nil {
+			rec.w.incomplete = true
+		}
 		panic(http.ErrAbortHandler)
 	}
 	return n, readErr
@@ -432,6 +448,7 @@ type recording struct {
 	body          teeBody // the request body, when there is one
 	wantReqBody   bool
 	wantRespBody  bool
+	https         bool // the client came over TLS
 	upstreamError string
 }
 
@@ -456,7 +473,9 @@ func (p *Proxy) serveRecorded(w http.ResponseWriter, r *http.Request, in Interes
 		RequestHeader: r.Header.Clone(), // before any header is removed or added
 		RequestID:     setRequestID(r.Header),
 		Token:         in.Token,
+		ClientCert:    clientCert(r.TLS),
 	}
+	rec.https = r.TLS != nil
 	rec.w.ResponseWriter = w
 	if in.ResponseBody {
 		rec.w.body.limit = p.limit
@@ -464,6 +483,7 @@ func (p *Proxy) serveRecorded(w http.ResponseWriter, r *http.Request, in Interes
 	// The context carries the recording to the hooks, which see only the
 	// request; WithContext copies r, so the body swap stays on the copy.
 	r = r.WithContext(context.WithValue(r.Context(), recordingKey{}, rec))
+	rec.w.ctx = r.Context()
 	if r.Body != nil && r.Body != http.NoBody {
 		// Wrapped even when not captured, to count its size. goproxy has
 		// consumed it by the time the response hook runs, so the copy is
@@ -476,6 +496,9 @@ func (p *Proxy) serveRecorded(w http.ResponseWriter, r *http.Request, in Interes
 		r.Body = &rec.body
 	}
 	defer p.finish(rec) // also when the handler is aborted mid-response
+	if in.Before != "" && r.Method != http.MethodConnect {
+		p.prefetch(r, in.Before, &rec.x)
+	}
 	p.serve(&rec.w, r)
 }
 
@@ -486,6 +509,8 @@ func (p *Proxy) finish(rec *recording) {
 	x.Status, x.ResponseHeader = rec.w.status, rec.w.header
 	x.ResponseBody = rec.w.body.result(rec.wantRespBody)
 	x.UpstreamError = rec.upstreamError
+	x.ResponseIncomplete = rec.w.incomplete
+	x.NormalizingRedirect = p.normalizingRedirect(rec)
 	if rec.body.ReadCloser != nil {
 		buf := rec.body.seal()
 		x.RequestBody = buf.result(rec.wantReqBody)

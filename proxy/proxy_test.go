@@ -554,6 +554,9 @@ func TestUpstreamBreaksMidBody(t *testing.T) {
 			if x.Status != http.StatusOK || x.ResponseBody.Size != 5 || string(x.ResponseBody.Data) != "hello" {
 				t.Errorf("recorded status %d body %q (%d bytes), want 200 %q", x.Status, x.ResponseBody.Data, x.ResponseBody.Size, "hello")
 			}
+			if want := tc.name != "until close"; x.ResponseIncomplete != want || x.UpstreamError != "" {
+				t.Errorf("recorded ResponseIncomplete %v, UpstreamError %q; want %v and none (the head arrived)", x.ResponseIncomplete, x.UpstreamError, want)
+			}
 		})
 	}
 }
@@ -866,8 +869,9 @@ func TestRecording(t *testing.T) {
 		if want := body(respBody); !reflect.DeepEqual(x.ResponseBody, want) {
 			t.Errorf("ResponseBody = %+v, want %+v", x.ResponseBody, want)
 		}
-		if x.Status != http.StatusCreated || x.ResponseHeader.Get("X-Up") != "1" || x.UpstreamError != "" {
-			t.Errorf("recorded %d X-Up %q error %q, want 201 1 and no error", x.Status, x.ResponseHeader.Get("X-Up"), x.UpstreamError)
+		if x.Status != http.StatusCreated || x.ResponseHeader.Get("X-Up") != "1" || x.UpstreamError != "" || x.ResponseIncomplete {
+			t.Errorf("recorded %d X-Up %q error %q incomplete %v, want 201 1, no error, complete",
+				x.Status, x.ResponseHeader.Get("X-Up"), x.UpstreamError, x.ResponseIncomplete)
 		}
 		if x.RequestID == "" || x.RequestID != resp.Header.Get("X-Request-Id") {
 			t.Errorf("RequestID = %q, want the client's %q", x.RequestID, resp.Header.Get("X-Request-Id"))
@@ -954,12 +958,45 @@ func TestObserveWhenClientLeaves(t *testing.T) {
 		}
 		resp.Body.Close() // goes away mid-stream
 		x := rec.next(t)
-		if x.Status != http.StatusOK || x.ResponseBody.Size == 0 || x.UpstreamError != "" {
-			t.Errorf("recorded %d, %d bytes, error %q; want 200, some bytes, no upstream error", x.Status, x.ResponseBody.Size, x.UpstreamError)
+		if x.Status != http.StatusOK || x.ResponseBody.Size == 0 || x.UpstreamError != "" || x.ResponseIncomplete {
+			t.Errorf("recorded %d, %d bytes, error %q, incomplete %v; want 200, some bytes, no upstream error, complete: the client left",
+				x.Status, x.ResponseBody.Size, x.UpstreamError, x.ResponseIncomplete)
 		}
 		front.Close()
 		if n := rec.calls.Load(); n != 1 {
 			t.Errorf("Observe called %d times, want once", n)
+		}
+	})
+	t.Run("mid-response, declared length", func(t *testing.T) {
+		up := newUpstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Length", fmt.Sprint(1<<30))
+			chunk := bytes.Repeat([]byte("x"), 8<<10)
+			for {
+				if _, err := w.Write(chunk); err != nil {
+					return
+				}
+				w.(http.Flusher).Flush()
+				select {
+				case <-r.Context().Done():
+					return
+				case <-time.After(time.Millisecond):
+				}
+			}
+		}))
+		rec := newRecorder(Interest{Record: true})
+		front := newFront(t, up.URL, Config{Observer: rec})
+		resp, err := newClient(t).Get(front.URL + "/download")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadFull(resp.Body, make([]byte, 1)); err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close() // goes away mid-body
+		x := rec.next(t)
+		if x.Status != http.StatusOK || x.ResponseBody.Size == 0 || x.ResponseIncomplete {
+			t.Errorf("recorded %d, %d bytes, incomplete %v; want 200, some bytes, complete: the client left, not the upstream",
+				x.Status, x.ResponseBody.Size, x.ResponseIncomplete)
 		}
 	})
 	t.Run("before the head", func(t *testing.T) {
