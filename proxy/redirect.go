@@ -37,7 +37,10 @@ func (p *Proxy) normalizingRedirect(rec *recording) bool {
 
 func isRedirect(status int) bool {
 	switch status {
-	case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther,
+	// Not 303: See Other after a POST is the app's answer (post/redirect/
+	// get), the request was handled; treating it as a retry would lose the
+	// event.
+	case http.StatusMovedPermanently, http.StatusFound,
 		http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
 		return true
 	}

@@ -18,7 +18,7 @@ func TestIsNormalizingRedirect(t *testing.T) {
 		// A trailing slash added or removed, every redirect status.
 		{"http://app.example/users", 301, "/users/", true},
 		{"http://app.example/users", 302, "/users/", true},
-		{"http://app.example/users", 303, "/users/", true},
+		{"http://app.example/users", 303, "/users/", false}, // see other: the request was handled
 		{"http://app.example/users", 307, "/users/", true},
 		{"http://app.example/users", 308, "/users/", true},
 		{"http://app.example/users/", 308, "/users", true},
