@@ -313,7 +313,7 @@ func (b *builder) changes() {
 		}
 		if red.sensitive(f.name) {
 			c.To = filteredJSON
-			if c.From != nil {
+			if c.From != nil && string(c.From) != "null" { // "did not exist" is no secret
 				c.From = filteredJSON
 			}
 		} else {

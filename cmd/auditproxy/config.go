@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"crypto/tls"
+	"crypto/x509"
 	"flag"
 	"fmt"
 	"io"
@@ -28,6 +30,16 @@ type config struct {
 	UpstreamTimeout time.Duration `yaml:"upstream_timeout"`
 	App             string        `yaml:"app"`
 	QueueSize       int           `yaml:"queue_size"`
+
+	// BeforeTimeout bounds a rule's before: pre-fetch; 0: 2s.
+	BeforeTimeout time.Duration `yaml:"before_timeout"`
+
+	// TLS on the listener: certificate and key files; ClientCA, when set,
+	// asks clients for certificates and verifies them against it (mTLS),
+	// so rules can read tls.cn and friends.
+	TLSCert  string `yaml:"tls_cert"`
+	TLSKey   string `yaml:"tls_key"`
+	ClientCA string `yaml:"client_ca"`
 
 	// Identities learned by rules' bind: (session cookie -> user).
 	IdentitiesFile string        `yaml:"identities_file"` // "" keeps them in memory only
@@ -73,6 +85,10 @@ func parseRunFlags(name string, args []string, stderr io.Writer) (config, error)
 	fs.DurationVar(&flags.UpstreamTimeout, "upstream-timeout", 60*time.Second, "time to wait for the upstream's response head before answering 504")
 	fs.StringVar(&flags.App, "app", "", "name of the app, copied into every event")
 	fs.IntVar(&flags.QueueSize, "queue-size", 8192, "exchanges waiting to become events; beyond it they are dropped, counted and reported")
+	fs.DurationVar(&flags.BeforeTimeout, "before-timeout", 2*time.Second, "bound on a rule's before: pre-fetch of the previous state")
+	fs.StringVar(&flags.TLSCert, "tls-cert", "", "serve TLS with this certificate (PEM)")
+	fs.StringVar(&flags.TLSKey, "tls-key", "", "key of --tls-cert (PEM)")
+	fs.StringVar(&flags.ClientCA, "client-ca", "", "CA bundle (PEM) to verify client certificates against (mTLS); needs --tls-cert")
 	fs.StringVar(&flags.IdentitiesFile, "identities-file", "", "file keeping identities that rules learn (bind:) across restarts; default: memory only")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
@@ -112,6 +128,14 @@ func parseRunFlags(name string, args []string, stderr io.Writer) (config, error)
 			cfg.App = flags.App
 		case "queue-size":
 			cfg.QueueSize = flags.QueueSize
+		case "before-timeout":
+			cfg.BeforeTimeout = flags.BeforeTimeout
+		case "tls-cert":
+			cfg.TLSCert = flags.TLSCert
+		case "tls-key":
+			cfg.TLSKey = flags.TLSKey
+		case "client-ca":
+			cfg.ClientCA = flags.ClientCA
 		case "identities-file":
 			cfg.IdentitiesFile = flags.IdentitiesFile
 		}
@@ -164,4 +188,33 @@ func (c config) trustedPrefixes() ([]netip.Prefix, error) {
 		out = append(out, p.Masked())
 	}
 	return out, nil
+}
+
+// tlsConfig is the listener's TLS, nil for plain HTTP.
+func (c config) tlsConfig() (*tls.Config, error) {
+	if c.TLSCert == "" && c.TLSKey == "" {
+		if c.ClientCA != "" {
+			return nil, fmt.Errorf("client_ca needs tls_cert and tls_key: client certificates come with TLS")
+		}
+		return nil, nil
+	}
+	cert, err := tls.LoadX509KeyPair(c.TLSCert, c.TLSKey)
+	if err != nil {
+		return nil, fmt.Errorf("loading TLS certificate: %w", err)
+	}
+	tc := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	if c.ClientCA != "" {
+		pem, err := os.ReadFile(c.ClientCA)
+		if err != nil {
+			return nil, fmt.Errorf("reading client CA: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("reading client CA %s: no PEM certificates in it", c.ClientCA)
+		}
+		// Verify a certificate when one is given; clients without one still
+		// pass, as the app decides who may do what.
+		tc.ClientCAs, tc.ClientAuth = pool, tls.VerifyClientCertIfGiven
+	}
+	return tc, nil
 }

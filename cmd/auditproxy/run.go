@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -86,11 +87,15 @@ func openRules(cfg config, builtin []byte, w io.Writer) (*rules.Set, *identity.B
 	return set, bindings, ok
 }
 
+// pipelineOption adjusts the pipeline serve builds, for modes beyond run:
+// discover hands it a pipeline.Unmatched.
+type pipelineOption func(*pipeline.Config)
+
 // serve builds the parts, accepts traffic on ln until ctx is done, then
 // shuts down in order: stop accepting, finish requests, write queued
 // events, close outputs, save identities. The stdout output writes to
 // stdout. ready, if not nil, is called once serving.
-func serve(ctx context.Context, ln net.Listener, cfg config, set *rules.Set, bindings *identity.Bindings, log zerolog.Logger, stdout io.Writer, ready func()) error {
+func serve(ctx context.Context, ln net.Listener, cfg config, set *rules.Set, bindings *identity.Bindings, log zerolog.Logger, stdout io.Writer, ready func(), opts ...pipelineOption) error {
 	defer func() {
 		if err := bindings.Close(); err != nil {
 			log.Error().Err(err).Msg("saving learned identities")
@@ -127,7 +132,11 @@ func serve(ctx context.Context, ln net.Listener, cfg config, set *rules.Set, bin
 		}
 		sinks = append(sinks, s)
 	}
-	pipe, err := pipeline.New(pipeline.Config{Rules: set, Enricher: enricher, Sinks: sinks, Logger: log, QueueSize: cfg.QueueSize})
+	pcfg := pipeline.Config{Rules: set, Enricher: enricher, Sinks: sinks, Logger: log, QueueSize: cfg.QueueSize}
+	for _, o := range opts {
+		o(&pcfg)
+	}
+	pipe, err := pipeline.New(pcfg)
 	if err != nil {
 		return err
 	}
@@ -137,6 +146,7 @@ func serve(ctx context.Context, ln net.Listener, cfg config, set *rules.Set, bin
 		BodyCaptureLimit: cfg.BodyLimit,
 		KeepClientHost:   cfg.KeepHost,
 		UpstreamTimeout:  cfg.UpstreamTimeout,
+		BeforeTimeout:    cfg.BeforeTimeout,
 		Logger:           log,
 	})
 	if err != nil {
@@ -148,6 +158,14 @@ func serve(ctx context.Context, ln net.Listener, cfg config, set *rules.Set, bin
 		defer stopWatching()
 		load := func(path string) (*rules.Set, error) { return rules.Load(path, rules.WithBindings(bindings)) }
 		go watchRules(watchCtx, cfg.Rules, load, pipe.SetRules, log)
+	}
+	tlsConfig, err := cfg.tlsConfig()
+	if err != nil {
+		pipe.Close()
+		return err
+	}
+	if tlsConfig != nil {
+		ln = tls.NewListener(ln, tlsConfig)
 	}
 	srv := &http.Server{Handler: px, ReadHeaderTimeout: 30 * time.Second}
 	served := make(chan error, 1)
