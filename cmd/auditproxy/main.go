@@ -14,6 +14,9 @@ const usage = `auditproxy: an audit trail for any HTTP app, as a reverse proxy i
 Usage:
   auditproxy run --upstream URL [--listen ADDR] [--rules FILE] [--output SPEC ...] [--config FILE] ...
   auditproxy check FILE          validate a rules file (every error as FILE:LINE:COL)
+  auditproxy explain [--rules FILE] EXCHANGE_FILE...
+                                 why each rule matches a recorded exchange (HAR or text) or not,
+                                 and the events it would emit
   auditproxy demo [--listen ADDR] a sample app behind the proxy, events on stdout
 
 Run "auditproxy run -h" for every option of run.
@@ -35,6 +38,8 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 		return cmdRun(args[1:], stdout, stderr)
 	case "check":
 		return cmdCheck(args[1:], stdout, stderr)
+	case "explain":
+		return cmdExplain(args[1:], stdout, stderr)
 	case "demo":
 		return cmdDemo(args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
