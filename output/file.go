@@ -12,13 +12,19 @@ import (
 )
 
 func init() {
-	Register("file", func(path string) (Sink, error) {
-		f, err := OpenFile(path)
+	Register("file", Kind{FlagArg: "path", Open: func(s Spec) (Sink, error) {
+		var opts struct {
+			Path string `yaml:"path"`
+		}
+		if err := s.DecodeOptions(&opts); err != nil {
+			return nil, err
+		}
+		f, err := OpenFile(opts.Path)
 		if err != nil {
 			return nil, err // not a typed nil *File in a non-nil Sink
 		}
 		return f, nil
-	})
+	}})
 }
 
 var _ Sink = (*File)(nil)

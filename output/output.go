@@ -1,6 +1,7 @@
 // Package output writes audit events somewhere: the Sink interface, the
-// registry of sink kinds that the command line names (stdout, file:PATH),
-// and the native JSON-lines encoding that every sink shares.
+// registry of sink kinds, the Spec that configures one output (from the
+// config file's outputs: list or a --output flag), and the errors sinks
+// return so that delivery knows what to retry.
 package output
 
 import (
@@ -14,9 +15,12 @@ import (
 )
 
 // Sink is where events go. Write returns nil only once every event has been
-// handed to the destination (for a file: to the operating system); on error
-// the caller may retry the whole batch, and downstream deduplicates by id.
-// Implementations are safe for concurrent use.
+// accepted by the destination (for a file: handed to the operating system;
+// for a collector: acknowledged). On error the caller may retry, and
+// downstream deduplicates by event id. Errors say what to retry:
+// Permanent(err) for a batch the destination will never take, *ItemErrors
+// for a batch taken in part, RetryAfter(err, d) for a destination asking to
+// wait. Implementations are safe for concurrent use.
 type Sink interface {
 	Write(ctx context.Context, events []event.Event) error
 	Close() error
@@ -25,25 +29,31 @@ type Sink interface {
 // ErrClosed is returned by Write after Close.
 var ErrClosed = errors.New("sink closed")
 
-// Opener builds a sink from the argument of its spec: the part after
-// "kind:", "" when there is none.
-type Opener func(arg string) (Sink, error)
+// Kind is one registered sink type.
+type Kind struct {
+	// Open builds a sink from its spec. Validation of the spec's options
+	// happens here too, with messages naming the option.
+	Open func(Spec) (Sink, error)
+	// FlagArg names the option that the short flag form KIND:ARG sets
+	// (file:PATH sets "path"); "" when the kind takes no argument.
+	FlagArg string
+}
 
-// kinds maps a sink kind to its Opener. It is filled by init functions, one
+// kinds maps a sink type to its Kind. It is filled by init functions, one
 // per sink file, and only read afterwards.
-var kinds = map[string]Opener{}
+var kinds = map[string]Kind{}
 
-// Register makes a sink kind available to Open. It panics when kind is
-// already registered: two sinks answering to one name is a programming
-// error. Call it from init.
-func Register(kind string, open Opener) {
+// Register makes a sink type available. It panics when the type is already
+// registered: two sinks answering to one name is a programming error. Call
+// it from init.
+func Register(kind string, k Kind) {
 	if _, dup := kinds[kind]; dup {
 		panic(fmt.Sprintf("output: sink kind %q registered twice", kind))
 	}
-	kinds[kind] = open
+	kinds[kind] = k
 }
 
-// Kinds lists the registered sink kinds, sorted.
+// Kinds lists the registered sink types, sorted.
 func Kinds() []string {
 	ks := make([]string, 0, len(kinds))
 	for k := range kinds {
@@ -53,17 +63,46 @@ func Kinds() []string {
 	return ks
 }
 
-// Open builds the sink that spec names, in the command line's form KIND or
-// KIND:ARG, e.g. "stdout" or "file:/var/log/audit.jsonl".
-func Open(spec string) (Sink, error) {
-	kind, arg, _ := strings.Cut(spec, ":")
-	open, ok := kinds[kind]
+// OpenSpec builds the sink a spec describes.
+func OpenSpec(s Spec) (Sink, error) {
+	k, ok := kinds[s.Type]
 	if !ok {
-		return nil, fmt.Errorf("opening output %q: unknown kind %q (known: %s)", spec, kind, strings.Join(Kinds(), ", "))
+		return nil, fmt.Errorf("opening output %q: unknown type %q (known: %s)", s.Name, s.Type, strings.Join(Kinds(), ", "))
 	}
-	s, err := open(arg)
+	sink, err := k.Open(s)
 	if err != nil {
-		return nil, fmt.Errorf("opening output %q: %w", spec, err)
+		return nil, fmt.Errorf("opening output %q: %w", s.Name, err)
+	}
+	return sink, nil
+}
+
+// Open builds the sink that a flag names, in the form KIND or KIND:ARG,
+// e.g. "stdout" or "file:/var/log/audit.jsonl".
+func Open(flag string) (Sink, error) {
+	s, err := ParseFlag(flag)
+	if err != nil {
+		return nil, fmt.Errorf("opening output %q: %w", flag, err)
+	}
+	sink, err := kinds[s.Type].Open(s)
+	if err != nil {
+		return nil, fmt.Errorf("opening output %q: %w", flag, err)
+	}
+	return sink, nil
+}
+
+// ParseFlag turns the short flag form KIND[:ARG] into a Spec.
+func ParseFlag(flag string) (Spec, error) {
+	kind, arg, hasArg := strings.Cut(flag, ":")
+	k, ok := kinds[kind]
+	if !ok {
+		return Spec{}, fmt.Errorf("unknown type %q (known: %s)", kind, strings.Join(Kinds(), ", "))
+	}
+	s := Spec{Name: kind, Type: kind}
+	switch {
+	case hasArg && k.FlagArg == "":
+		return Spec{}, fmt.Errorf("%s takes no argument", kind)
+	case hasArg:
+		s.Options = map[string]any{k.FlagArg: arg}
 	}
 	return s, nil
 }

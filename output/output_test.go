@@ -15,12 +15,12 @@ func TestOpen(t *testing.T) {
 	}{
 		{spec: "stdout", want: "*output.Stdout"},
 		{spec: "file:" + path, want: "*output.File"},
-		{spec: "stdout:/x", wantErr: `opening output "stdout:/x": stdout takes no argument, got "/x"`},
+		{spec: "stdout:/x", wantErr: `opening output "stdout:/x": stdout takes no argument`},
 		{spec: "file", wantErr: `opening output "file": opening audit file: no path given`},
 		{spec: "file:", wantErr: `opening output "file:": opening audit file: no path given`},
 		{spec: "file:/nonexistent-dir/audit.jsonl", wantErr: "no such file or directory"},
-		{spec: "syslog:localhost", wantErr: `opening output "syslog:localhost": unknown kind "syslog" (known: file, stdout)`},
-		{spec: "", wantErr: `unknown kind "" (known: file, stdout)`},
+		{spec: "syslog:localhost", wantErr: `opening output "syslog:localhost": unknown type "syslog" (known: file, stdout)`},
+		{spec: "", wantErr: `unknown type "" (known: file, stdout)`},
 	} {
 		s, err := Open(tt.spec)
 		if tt.wantErr != "" {
@@ -61,5 +61,5 @@ func TestRegisterDuplicatePanics(t *testing.T) {
 			t.Errorf("Register of a duplicate: recovered %v, want a panic naming the kind", r)
 		}
 	}()
-	Register("file", func(string) (Sink, error) { return nil, nil })
+	Register("file", Kind{Open: func(Spec) (Sink, error) { return nil, nil }})
 }

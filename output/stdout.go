@@ -11,12 +11,13 @@ import (
 )
 
 func init() {
-	Register("stdout", func(arg string) (Sink, error) {
-		if arg != "" {
-			return nil, fmt.Errorf("stdout takes no argument, got %q", arg)
+	Register("stdout", Kind{Open: func(s Spec) (Sink, error) {
+		var none struct{}
+		if err := s.DecodeOptions(&none); err != nil {
+			return nil, err
 		}
 		return NewStdout(os.Stdout), nil
-	})
+	}})
 }
 
 var _ Sink = (*Stdout)(nil)
