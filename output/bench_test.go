@@ -5,6 +5,8 @@ import (
 	"io"
 	"path/filepath"
 	"testing"
+
+	"github.com/auditproxy/auditproxy/event/eventtest"
 )
 
 // reportRate adds events/s, the number the throughput target is stated in.
@@ -13,7 +15,7 @@ func reportRate(b *testing.B, events int) {
 }
 
 func BenchmarkEncode(b *testing.B) {
-	ev := fullEvent()
+	ev := eventtest.Full()
 	buf := AppendJSON(nil, &ev)
 	b.SetBytes(int64(len(buf)))
 	b.ReportAllocs()

@@ -11,13 +11,14 @@ import (
 	"testing"
 
 	"github.com/auditproxy/auditproxy/event"
+	"github.com/auditproxy/auditproxy/event/eventtest"
 )
 
 // batch returns n copies of the full event with ids "<prefix>-<i>".
 func batch(prefix string, n int) []event.Event {
 	evs := make([]event.Event, n)
 	for i := range evs {
-		evs[i] = fullEvent()
+		evs[i] = eventtest.Full()
 		evs[i].ID = fmt.Sprintf("%s-%d", prefix, i)
 	}
 	return evs
