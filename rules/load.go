@@ -469,7 +469,7 @@ func (l *loader) rule1(n *yaml.Node, i int, area string, sev event.Severity, def
 			}
 		}
 	}
-	f := l.fields(n, "rule", "name", "match", "action", "description", "area", "severity", "outcome", "actor", "target", "changes", "before", "continue", "bind", "unbind")
+	f := l.fields(n, "rule", "name", "match", "action", "description", "area", "severity", "outcome", "actor", "target", "changes", "before", "continue", "bind", "unbind", "delivery")
 	if f == nil {
 		return nil
 	}
@@ -535,6 +535,17 @@ func (l *loader) rule1(n *yaml.Node, i int, area string, sev event.Severity, def
 	}
 	if v := f["bind"]; v != nil {
 		r.bind = l.binds(v)
+	}
+	if v := f["delivery"]; v != nil {
+		if s, ok := l.scalar(v, "delivery"); ok {
+			switch s {
+			case "critical":
+				r.Critical = true
+			case "normal":
+			default:
+				l.errf(v, "delivery: %q is not one of normal, critical", s)
+			}
+		}
 	}
 	if v := f["unbind"]; v != nil {
 		r.unbind = l.slots(v, "unbind")

@@ -335,3 +335,23 @@ rules:
 		})
 	}
 }
+
+func TestCriticalInterest(t *testing.T) {
+	set, err := Parse("t.yaml", []byte(`version: 1
+rules:
+  - {name: a, action: a.b, match: {method: DELETE, path: "/users/{id}"}, delivery: critical}
+  - {name: b, action: a.c, match: {method: DELETE}, delivery: normal}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !set.Interest(httptest.NewRequest("DELETE", "/users/1", nil)).Critical {
+		t.Error("critical rule not flagged")
+	}
+	if set.Interest(httptest.NewRequest("DELETE", "/other", nil)).Critical {
+		t.Error("normal rule flagged critical")
+	}
+	if _, err := Parse("t.yaml", []byte("version: 1\nrules:\n  - {name: a, action: a.b, match: {method: GET}, delivery: urgent}\n")); err == nil || !strings.Contains(err.Error(), `delivery: "urgent" is not one of normal, critical`) {
+		t.Errorf("bad delivery: %v", err)
+	}
+}

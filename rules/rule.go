@@ -14,6 +14,10 @@ type Rule struct {
 	Severity event.Severity // never empty once loaded
 	Outcome  event.Outcome  // "" means: from the status
 	Continue bool           // after emitting, keep matching later rules
+	// Critical (delivery: critical): the client gets the app's response
+	// only once the event is durably in the local log, or a 503 when that
+	// cannot be done.
+	Critical bool
 	Line     int            // where the rule starts in its file
 	Col      int
 

@@ -35,6 +35,7 @@ type Interest struct {
 	RequestBody  bool   // a candidate reads the request body
 	ResponseBody bool   // a candidate reads the response body
 	Before       string // path to pre-fetch for a candidate's from values; "" for none
+	Critical     bool   // a candidate has delivery: critical
 }
 
 // Interest runs on the request path for every request: an index lookup on
@@ -47,6 +48,7 @@ func (s *Set) Interest(r *http.Request) Interest {
 		in.Record = true
 		in.RequestBody = in.RequestBody || rule.needsRequestBody
 		in.ResponseBody = in.ResponseBody || rule.needsResponseBody
+		in.Critical = in.Critical || rule.Critical
 		if in.Before == "" && rule.before != nil {
 			in.Before = rule.beforePath(r)
 		}
