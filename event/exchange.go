@@ -67,6 +67,11 @@ type Exchange struct {
 	BeforeHeader http.Header
 	BeforeError  string
 
+	// Committed: the events of this exchange were built and made durable
+	// before the response was released (delivery: critical), through
+	// proxy.Committer. The observer must not build them again.
+	Committed bool
+
 	// Token is whatever the observer returned with its interest for this
 	// request (e.g. the rule set in force when the request arrived). The
 	// proxy only carries it.

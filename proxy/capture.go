@@ -115,6 +115,10 @@ type captureWriter struct {
 
 	ctx        context.Context // the client's request: done when the client has gone
 	incomplete bool            // the upstream's body broke off: see event.Exchange.ResponseIncomplete
+
+	// contentLength > 0 is put back as the Content-Length header goproxy
+	// removed after a commit swapped the body; 0: nothing to put back.
+	contentLength int64
 }
 
 var (
@@ -128,6 +132,9 @@ func (w *captureWriter) WriteHeader(code int) {
 	if w.status == 0 && (code >= 200 || code == http.StatusSwitchingProtocols) {
 		w.status = code
 		h := w.ResponseWriter.Header()
+		if w.contentLength > 0 && h.Get("Content-Length") == "" && h.Get("Transfer-Encoding") == "" {
+			h.Set("Content-Length", strconv.FormatInt(w.contentLength, 10))
+		}
 		w.header = h.Clone()
 		if cl := h.Get("Content-Length"); cl != "" {
 			if n, err := strconv.ParseInt(cl, 10, 64); err == nil {

@@ -23,6 +23,11 @@ type Interest struct {
 	// forwarded whatever happened; a failure is noted in
 	// Exchange.BeforeError. It must start with a single "/".
 	Before string
+
+	// Critical holds the response until the Observer, which must then be a
+	// Committer, has made the exchange's events durable: the client gets
+	// the upstream's answer only after that, or a 503 when it fails.
+	Critical bool
 }
 
 // Observer is told about exchanges. Interest runs on the request path for
@@ -31,4 +36,12 @@ type Interest struct {
 type Observer interface {
 	Interest(r *http.Request) Interest
 	Observe(x *event.Exchange)
+}
+
+// Committer is an Observer that can make an exchange's events durable
+// while the proxy holds the response (Interest.Critical). Commit runs on
+// the request path and bounds its own wait; the exchange it gets has the
+// response head and up to the capture limit of the response body.
+type Committer interface {
+	Commit(x *event.Exchange) error
 }

@@ -102,6 +102,7 @@ type Proxy struct {
 	joinPath  bool // the upstream has a path prefix to join
 	keepHost  bool
 	observer  Observer
+	committer Committer // the observer, when it can commit (delivery: critical)
 	limit     int64
 	before    time.Duration // BeforeTimeout
 	log       zerolog.Logger
@@ -138,6 +139,7 @@ func New(cfg Config) (*Proxy, error) {
 		log:       cfg.Logger,
 		transport: cfg.Transport,
 	}
+	p.committer, _ = cfg.Observer.(Committer)
 	p.upstream.Fragment, p.upstream.RawFragment = "", ""
 	if p.limit <= 0 {
 		p.limit = defaultBodyCaptureLimit
@@ -293,7 +295,11 @@ func (p *Proxy) onResponse(resp *http.Response, ctx *goproxy.ProxyCtx) *http.Res
 	r := ctx.Req
 	if resp == nil {
 		status, msg := p.upstreamFailed(r, ctx.Error)
-		return gatewayResponse(r, status, msg)
+		resp = gatewayResponse(r, status, msg)
+		if rec := recordingOf(r); rec != nil && rec.critical {
+			return p.commit(rec, r, resp)
+		}
+		return resp
 	}
 	removeHopByHop(resp.Header)
 	resp.Header[requestIDHeader] = r.Header[requestIDHeader]
@@ -301,6 +307,9 @@ func (p *Proxy) onResponse(resp *http.Response, ctx *goproxy.ProxyCtx) *http.Res
 		// A present but empty Content-Type stops net/http sniffing one
 		// that the upstream never sent.
 		resp.Header["Content-Type"] = nil
+	}
+	if rec := recordingOf(r); rec != nil && rec.critical {
+		return p.commit(rec, r, resp)
 	}
 	if resp.ContentLength < 0 && r.Method != http.MethodHead && resp.Body != http.NoBody {
 		// net/http hides Transfer-Encoding from resp.Header, so goproxy
@@ -450,6 +459,8 @@ type recording struct {
 	wantRespBody  bool
 	https         bool // the client came over TLS
 	upstreamError string
+	critical      bool // hold the response until Commit (Interest.Critical)
+	committed     bool // Commit made the events durable
 }
 
 type recordingKey struct{}
@@ -462,7 +473,7 @@ func recordingOf(r *http.Request) *recording {
 }
 
 func (p *Proxy) serveRecorded(w http.ResponseWriter, r *http.Request, in Interest, start time.Time) {
-	rec := &recording{wantReqBody: in.RequestBody, wantRespBody: in.ResponseBody}
+	rec := &recording{wantReqBody: in.RequestBody, wantRespBody: in.ResponseBody, critical: in.Critical && p.committer != nil}
 	rec.x = event.Exchange{
 		Start:         start,
 		Peer:          r.RemoteAddr,
@@ -511,6 +522,7 @@ func (p *Proxy) finish(rec *recording) {
 	x.UpstreamError = rec.upstreamError
 	x.ResponseIncomplete = rec.w.incomplete
 	x.NormalizingRedirect = p.normalizingRedirect(rec)
+	x.Committed = rec.committed
 	if rec.body.ReadCloser != nil {
 		buf := rec.body.seal()
 		x.RequestBody = buf.result(rec.wantReqBody)
