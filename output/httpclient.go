@@ -123,8 +123,8 @@ func newHTTPClient(spec Spec, kind string, o httpOptions, path string) (*httpCli
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("url: %q is not an http:// or https:// URL", redactURL(o.URL))
 	}
-	if path != "" && !strings.HasSuffix(u.Path, path) {
-		u.Path = strings.TrimSuffix(u.Path, "/") + path
+	if path != "" {
+		u.Path = withAPIPath(u.Path, path)
 		u.RawPath = ""
 	}
 	c := &httpClient{url: u.String(), where: kind + " at " + u.Redacted(), header: http.Header{}}
@@ -189,6 +189,20 @@ func newHTTPClient(spec Spec, kind string, o httpOptions, path string) (*httpCli
 	}
 	c.log = zerolog.New(os.Stderr).With().Timestamp().Str("output", spec.Name).Logger()
 	return c, nil
+}
+
+// withAPIPath completes a URL path with the collector's API path: nothing
+// when it is there already, the rest of it when the URL stops part way
+// (/services/collector + /event), all of it otherwise (a base URL, or one
+// behind a gateway prefix).
+func withAPIPath(have, api string) string {
+	have = strings.TrimSuffix(have, "/")
+	for end := len(api); end > 0; end = strings.LastIndexByte(api[:end], '/') {
+		if strings.HasSuffix(have, api[:end]) {
+			return have + api[end:]
+		}
+	}
+	return have + api
 }
 
 // setAuthorization sets the Authorization header, refusing a second source

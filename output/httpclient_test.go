@@ -336,6 +336,9 @@ func TestHTTPSecretsNeverInErrors(t *testing.T) {
 	}{
 		{"http", map[string]any{"url": u, "username": "u", "password": "hunter2-basic", "secret": "whsec-raw-secret"}},
 		{"http", map[string]any{"url": u, "headers": map[string]any{"Authorization": "Bearer tok-in-header"}}},
+		{"loki", map[string]any{"url": u, "username": "u", "password": "hunter2-basic"}},
+		{"elasticsearch", map[string]any{"url": u, "api_key": "es-api-key-1"}},
+		{"splunk", map[string]any{"url": u, "token": "splunk-tok-42"}},
 	} {
 		s := openSink(t, tt.typ, tt.opts)
 		err := s.Write(context.Background(), batch("s", 2))
@@ -433,4 +436,23 @@ func TestHTTPTLS(t *testing.T) {
 // errorsIsCanceled tells whether err says the caller's context ended.
 func errorsIsCanceled(err error) bool {
 	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}
+
+func TestWithAPIPath(t *testing.T) {
+	for _, tt := range []struct{ have, api, want string }{
+		{"", "/loki/api/v1/push", "/loki/api/v1/push"},
+		{"/", "/loki/api/v1/push", "/loki/api/v1/push"},
+		{"/loki/api/v1/push", "/loki/api/v1/push", "/loki/api/v1/push"},
+		{"/loki", "/loki/api/v1/push", "/loki/api/v1/push"},
+		{"/gateway", "/loki/api/v1/push", "/gateway/loki/api/v1/push"},
+		{"/gateway/loki/", "/loki/api/v1/push", "/gateway/loki/api/v1/push"},
+		{"/myloki", "/loki/api/v1/push", "/myloki/loki/api/v1/push"},
+		{"/services/collector", "/services/collector/event", "/services/collector/event"},
+		{"/services/collector/event", "/services/collector/event", "/services/collector/event"},
+		{"/otlp", "/v1/logs", "/otlp/v1/logs"},
+	} {
+		if got := withAPIPath(tt.have, tt.api); got != tt.want {
+			t.Errorf("withAPIPath(%q, %q) = %q, want %q", tt.have, tt.api, got, tt.want)
+		}
+	}
 }
