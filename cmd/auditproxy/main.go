@@ -18,6 +18,9 @@ Usage:
                                  why each rule matches a recorded exchange (HAR or text) or not,
                                  and the events it would emit
   auditproxy demo [--listen ADDR] a sample app behind the proxy, events on stdout
+  auditproxy discover --upstream URL [--out draft-rules.yaml] [--every 30s] [run's options]
+                                 proxy like run and draft rules for the state-changing requests
+                                 (and logins) no rule covers
 
 Run "auditproxy run -h" for every option of run.
 `
@@ -42,6 +45,8 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 		return cmdExplain(args[1:], stdout, stderr)
 	case "demo":
 		return cmdDemo(args[1:], stdout, stderr)
+	case "discover":
+		return cmdDiscover(args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0
