@@ -55,6 +55,9 @@ rules:
 	f.Add("email=a&user=b&password=c", "application/x-www-form-urlencoded", "[1,2", "gzip")
 	f.Add("\x1f\x8b\x08\x00", "", `"str"`, "gzip")
 	f.Add(`[{"a":[1,{"secret":2}]}]`, "text/plain", `{"a":{"b":null}}`, "")
+	f.Add("--XX\r\nContent-Disposition: form-data; name=\"email\"\r\n\r\nbob@example.com\r\n--XX\r\nContent-Disposition: form-data; name=\"avatar\"; filename=\"a.png\"\r\n\r\n\x89PNG\r\n--XX--\r\n",
+		"multipart/form-data; boundary=XX", "{}", "")
+	f.Add("--XX\r\nbroken", "multipart/form-data; boundary=XX", "", "")
 	f.Fuzz(func(t *testing.T, reqBody, contentType, respBody, encoding string) {
 		x := sampleExchange("PUT", "/things/1", reqBody, respBody)
 		x.RequestHeader.Set("Content-Type", contentType)

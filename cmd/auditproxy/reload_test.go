@@ -21,7 +21,7 @@ func TestHotReload(t *testing.T) {
 	post := func() { do(t, "POST", h.URL+"/login", `{"username":"u"}`, nil) }
 	waitFor := func(what string) {
 		t.Helper()
-		deadline := time.Now().Add(10 * time.Second)
+		deadline := time.Now().Add(30 * time.Second)
 		for !strings.Contains(h.logText(), what) {
 			if time.Now().After(deadline) {
 				t.Fatalf("log never said %q:\n%s", what, h.logText())
