@@ -113,6 +113,7 @@ func replyWith(status int, body string, header ...string) func(http.ResponseWrit
 
 func TestClassify(t *testing.T) {
 	now := time.Date(2026, 11, 21, 23, 42, 15, 0, time.UTC)
+	otlp := otlpRetryable
 	type want int
 	const (
 		ok want = iota
@@ -151,6 +152,14 @@ func TestClassify(t *testing.T) {
 		{status: 500, retryAfter: "7", want: retry}, // Retry-After counts with 429 and 503 only
 		{status: 502, want: retry},
 		{status: 504, want: retry},
+		// OTLP/HTTP retries 429, 502, 503, 504 and nothing else.
+		{status: 408, retryable: otlp, want: permanent},
+		{status: 500, retryable: otlp, want: permanent},
+		{status: 501, retryable: otlp, want: permanent},
+		{status: 429, retryable: otlp, retryAfter: "3", want: wait, after: 3 * time.Second},
+		{status: 502, retryable: otlp, want: retry},
+		{status: 503, retryable: otlp, want: retry},
+		{status: 504, retryable: otlp, want: retry},
 	} {
 		retryable := tt.retryable
 		if retryable == nil {
@@ -339,6 +348,7 @@ func TestHTTPSecretsNeverInErrors(t *testing.T) {
 		{"loki", map[string]any{"url": u, "username": "u", "password": "hunter2-basic"}},
 		{"elasticsearch", map[string]any{"url": u, "api_key": "es-api-key-1"}},
 		{"splunk", map[string]any{"url": u, "token": "splunk-tok-42"}},
+		{"otlp", map[string]any{"url": u, "headers": map[string]any{"Authorization": "Bearer tok-in-header"}}},
 	} {
 		s := openSink(t, tt.typ, tt.opts)
 		err := s.Write(context.Background(), batch("s", 2))
@@ -454,5 +464,86 @@ func TestWithAPIPath(t *testing.T) {
 		if got := withAPIPath(tt.have, tt.api); got != tt.want {
 			t.Errorf("withAPIPath(%q, %q) = %q, want %q", tt.have, tt.api, got, tt.want)
 		}
+	}
+}
+
+// httpSinks are the sinks built on httpClient, with what each needs
+// besides url, and its collector's success reply.
+var httpSinks = []struct {
+	typ  string
+	opts map[string]any
+	ok   func(http.ResponseWriter, *http.Request, []byte)
+}{
+	{"http", map[string]any{}, replyWith(http.StatusOK, "")},
+	{"loki", map[string]any{}, replyWith(http.StatusNoContent, "")},
+	{"elasticsearch", map[string]any{}, replyWith(http.StatusOK, `{"errors":false,"items":[]}`)},
+	{"splunk", map[string]any{"token": "t"}, replyWith(http.StatusOK, `{"text":"Success","code":0}`)},
+	{"otlp", map[string]any{}, replyWith(http.StatusOK, `{}`, "Content-Type", "application/json")},
+}
+
+func TestHTTPSinksCommon(t *testing.T) {
+	for _, k := range httpSinks {
+		t.Run(k.typ, func(t *testing.T) {
+			open := func(url string) Sink {
+				opts := map[string]any{"url": url}
+				for o, v := range k.opts {
+					opts[o] = v
+				}
+				return openSink(t, k.typ, opts)
+			}
+			fake := newFakeCollector(t, k.ok)
+			s := open(fake.URL)
+
+			// Success, and nothing sent for nothing.
+			if err := s.Write(context.Background(), batch("ok", 2)); err != nil {
+				t.Fatalf("Write: %v", err)
+			}
+			if err := s.Write(context.Background(), nil); err != nil || len(fake.requests()) != 1 {
+				t.Errorf("empty Write: %v, %d requests in all, want 1", err, len(fake.requests()))
+			}
+
+			// Throttled: the wait the collector asked for, both forms.
+			fake.setHandler(replyWith(http.StatusTooManyRequests, "slow down", "Retry-After", "2"))
+			if after, ok := RetryAfterOf(s.Write(context.Background(), batch("t", 1))); !ok || after != 2*time.Second {
+				t.Errorf("429 Retry-After 2: retry after %v %v", after, ok)
+			}
+			date := time.Now().Add(time.Hour).UTC().Format(http.TimeFormat)
+			fake.setHandler(replyWith(http.StatusServiceUnavailable, "maintenance", "Retry-After", date))
+			if after, ok := RetryAfterOf(s.Write(context.Background(), batch("t", 1))); !ok || after < 59*time.Minute || after > time.Hour {
+				t.Errorf("503 Retry-After %s: retry after %v %v", date, after, ok)
+			}
+
+			// The caller's context ends while the collector sits on the
+			// request: Write returns at once, retryable.
+			fake.setHandler(func(w http.ResponseWriter, r *http.Request, _ []byte) {
+				select {
+				case <-r.Context().Done():
+				case <-time.After(5 * time.Second):
+				}
+			})
+			ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+			defer cancel()
+			start := time.Now()
+			err := s.Write(ctx, batch("c", 1))
+			if !errorsIsCanceled(err) || IsPermanent(err) || time.Since(start) > 2*time.Second {
+				t.Errorf("Write with a context that ends: %v after %v, want a retryable context error at once", err, time.Since(start))
+			}
+			if err := s.Write(ctx, batch("c", 1)); !errorsIsCanceled(err) {
+				t.Errorf("Write with an ended context: %v", err)
+			}
+
+			// Nobody listening: retryable.
+			gone := newFakeCollector(t, k.ok)
+			gone.Close()
+			if err := open(gone.URL).Write(context.Background(), batch("n", 1)); err == nil || IsPermanent(err) {
+				t.Errorf("Write to a closed port: %v, want a retryable error", err)
+			}
+
+			// Closed sink.
+			s.Close()
+			if err := s.Write(context.Background(), batch("x", 1)); !errors.Is(err, ErrClosed) {
+				t.Errorf("Write after Close: %v, want ErrClosed", err)
+			}
+		})
 	}
 }

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/rs/zerolog"
 )
 
 // fakeHEC answers like Splunk's HTTP Event Collector, with the statuses
@@ -272,8 +274,18 @@ func TestSplunkAck(t *testing.T) {
 	off := newFakeHEC("tok", false, 0)
 	fakeOff := newFakeCollector(t, off.handle)
 	opts["url"] = fakeOff.URL
-	if err := openSink(t, "splunk", opts).Write(context.Background(), batch("off", 1)); err != nil {
+	sp, err := OpenSplunk(Spec{Name: "sp", Type: "splunk", Options: opts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sp.Close()
+	var log bytes.Buffer
+	sp.SetLogger(zerolog.New(&log))
+	if err := sp.Write(context.Background(), batch("off", 1)); err != nil {
 		t.Errorf("ack on, token without ack: %v", err)
+	}
+	if !strings.Contains(log.String(), "indexer acknowledgement is off for this token") {
+		t.Errorf("ack on, token without ack: logged %q, want a warning", log.String())
 	}
 }
 
