@@ -330,3 +330,28 @@ func TestElasticsearchHourlyIndexAcrossBatch(t *testing.T) {
 func BenchmarkElasticsearchSink(b *testing.B) {
 	benchSink(b, "elasticsearch", map[string]any{"index": "audit-%Y.%m.%d"}, replyWith(http.StatusOK, `{"errors":false,"items":[]}`))
 }
+
+// FuzzElasticsearchReply feeds arbitrary _bulk replies to the reader: it
+// never panics, and whatever it reports names events of the batch.
+func FuzzElasticsearchReply(f *testing.F) {
+	f.Add([]byte(`{"errors":false}`), 2)
+	f.Add([]byte(`{"errors":true,"items":[{"create":{"status":201}},{"create":{"status":409,"error":{"type":"version_conflict_engine_exception","reason":"exists"}}}]}`), 2)
+	f.Add([]byte(`{"errors":true,"items":[{"create":{"status":400,"error":"old style"}},{"create":{"status":503,"error":{"type":"x","reason":"y","caused_by":{"type":"z","reason":"w"}}}}]}`), 2)
+	f.Add([]byte(`{"errors":true,"items":[{"create":{},"index":{"status":500}}]}`), 1)
+	f.Add([]byte(`<html>`), 1)
+	es := &Elasticsearch{httpClient: &httpClient{}}
+	f.Fuzz(func(t *testing.T, body []byte, n int) {
+		if n < 0 || n > 1000 {
+			return
+		}
+		err := es.itemErrors(body, n)
+		var ie *ItemErrors
+		if errors.As(err, &ie) {
+			for _, it := range ie.Items {
+				if it.Index < 0 || it.Index >= n || it.Err == nil {
+					t.Fatalf("item %d (of %d): %v", it.Index, n, it.Err)
+				}
+			}
+		}
+	})
+}

@@ -131,6 +131,7 @@ func newHTTPClient(spec Spec, kind string, o httpOptions, path string) (*httpCli
 	if p, ok := u.User.Password(); ok {
 		c.secrets = append(c.secrets, p)
 	}
+	c.header.Set("User-Agent", "auditproxy") // headers: may say otherwise
 	for k, v := range o.Headers {
 		k = http.CanonicalHeaderKey(k)
 		if reservedHeaders[k] {
@@ -139,7 +140,6 @@ func newHTTPClient(spec Spec, kind string, o httpOptions, path string) (*httpCli
 		c.header.Set(k, v)
 		c.secrets = append(c.secrets, v)
 	}
-	c.header.Set("User-Agent", "auditproxy")
 	switch {
 	case o.Username != "":
 		if err := c.setAuthorization("Basic "+base64.StdEncoding.EncodeToString([]byte(o.Username+":"+o.Password)), "username"); err != nil {

@@ -547,3 +547,17 @@ func TestHTTPSinksCommon(t *testing.T) {
 		})
 	}
 }
+
+// FuzzParseRetryAfter: any header value gives a wait that is not negative,
+// or none.
+func FuzzParseRetryAfter(f *testing.F) {
+	for _, s := range []string{"0", "120", "Sat, 21 Nov 2026 23:43:15 GMT", "Saturday, 21-Nov-26 23:42:45 GMT", "Sat Nov 21 23:42:45 2026", "-1", "1e3", "99999999999"} {
+		f.Add(s)
+	}
+	now := time.Date(2026, 11, 21, 23, 42, 15, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, v string) {
+		if d, ok := parseRetryAfter(v, now); d < 0 || !ok && d != 0 {
+			t.Fatalf("parseRetryAfter(%q) = %v, %v", v, d, ok)
+		}
+	})
+}

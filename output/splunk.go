@@ -184,10 +184,8 @@ func (sp *Splunk) Write(ctx context.Context, events []event.Event) error {
 func (sp *Splunk) encode(dst []byte, events []event.Event) []byte {
 	var rec []byte
 	for i := range events {
-		ms := events[i].Time.UnixMilli()
 		dst = append(dst, `{"time":`...)
-		dst = strconv.AppendInt(dst, ms/1000, 10)
-		dst = append(dst, '.', byte('0'+ms%1000/100), byte('0'+ms%100/10), byte('0'+ms%10))
+		dst = strconv.AppendFloat(dst, float64(events[i].Time.UnixMilli())/1000, 'f', 3, 64) // exact: ms epochs fit a float64's 53 bits
 		dst = append(dst, sp.meta...)
 		dst = append(dst, `,"event":`...)
 		if sp.jsonRecords {
