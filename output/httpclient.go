@@ -112,9 +112,9 @@ type httpClient struct {
 var reservedHeaders = map[string]bool{"Content-Type": true, "Content-Length": true, "Content-Encoding": true, "Transfer-Encoding": true, "Host": true}
 
 // newHTTPClient builds the client for one output. path is the collector's
-// API path, appended to the url unless the url already ends with it (so
-// both http://loki:3100 and http://loki:3100/loki/api/v1/push work); ""
-// posts to the url as given. kind names the collector in messages.
+// API path, completing the url (withAPIPath: http://loki:3100 and
+// http://loki:3100/loki/api/v1/push both work); "" posts to the url as
+// given. kind names the collector in messages.
 func newHTTPClient(spec Spec, kind string, o httpOptions, path string) (*httpClient, error) {
 	if o.URL == "" {
 		return nil, errors.New("url: required (the collector's address, e.g. https://collector.example:8443)")
