@@ -260,6 +260,9 @@ func (n *NATS) Write(ctx context.Context, events []event.Event) error {
 	if n.closed {
 		return fmt.Errorf("writing to nats %s: %w", n.subject, ErrClosed)
 	}
+	if len(events) == 0 {
+		return nil
+	}
 
 	// Publishing now would fail with "outbound buffer limit exceeded" (see
 	// ReconnectBufSize): say what is wrong instead.

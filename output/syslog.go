@@ -510,6 +510,9 @@ func (s *Syslog) Write(ctx context.Context, events []event.Event) error {
 	if s.closed {
 		return fmt.Errorf("writing to syslog %s://%s: %w", s.network, s.addr, ErrClosed)
 	}
+	if len(events) == 0 {
+		return nil // nothing to connect for
+	}
 	var err error
 	if s.network == "udp" {
 		err = s.writeUDP(ctx, events)
