@@ -19,20 +19,25 @@ type Store interface {
 	// Insert adds events in one transaction. An event whose id is already
 	// stored is skipped, not an error: delivery is at least once.
 	Insert(ctx context.Context, events []event.Event) error
-	// Query returns one page of events matching f, newest first.
+	// Query returns one page of events matching f, newest first (events
+	// of the same microsecond by descending id). A cursor Query did not
+	// make is ErrInvalidCursor.
 	Query(ctx context.Context, f Filter, p Page) (Result, error)
 	// Count returns how many events match f.
 	Count(ctx context.Context, f Filter) (int64, error)
 	// Get returns one event by id; ErrNotFound when there is none.
 	Get(ctx context.Context, id string) (event.Event, error)
 	// Facets returns the distinct values of a field among the events
-	// matching f, with counts, most frequent first, at most limit of them.
+	// matching f, with counts, most frequent first (equal counts by
+	// value), at most limit of them (see FacetLimit). Empty values are
+	// left out: no filter selects them.
 	Facets(ctx context.Context, f Filter, field FacetField, limit int) ([]Facet, error)
 	// Each calls fn for every event matching f, newest first, streaming
 	// from the database (exports of a year of events use flat memory).
 	// It stops at the first error fn returns, and returns it.
 	Each(ctx context.Context, f Filter, fn func(*event.Event) error) error
-	// Purge deletes events older than before and returns how many.
+	// Purge deletes events older than before (time < before) and returns
+	// how many.
 	Purge(ctx context.Context, before time.Time) (int64, error)
 	Close() error
 }
@@ -48,7 +53,11 @@ type Filter struct {
 	Country  string
 	IP       *netip.Prefix // a single address is a /32 or /128 prefix
 	From, To time.Time     // From <= time < To; zero: unbounded
-	Text     string        // free text, case-insensitive, in description, actor and target names/ids
+	// Text is free text: every word of it (see Words) must appear, as a
+	// case-insensitive substring, in the description, actor.id,
+	// actor.name, target.id or target.name ("bob exam" finds
+	// "bob@example.com"). Case folding is certain for ASCII letters.
+	Text string
 	// OwnActor, when set, restricts the result to events whose actor.id or
 	// actor.name equals it: what a non-admin user may see. It is applied
 	// on top of every other field, never replaced by them.
@@ -86,4 +95,9 @@ const (
 type Facet struct {
 	Value string `json:"value"`
 	Count int64  `json:"count"`
+	// Label is a name to show for Value where one exists: for actors, the
+	// Value is actor.id (what the Actor filter matches best) and Label the
+	// actor's name; "" otherwise. Actors without an id have their name as
+	// Value.
+	Label string `json:"label,omitempty"`
 }

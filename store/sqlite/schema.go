@@ -1,0 +1,70 @@
+package sqlite
+
+// schemaVersion is PRAGMA user_version once schema has run. A database with
+// a higher version was made by a newer auditproxy and is not touched.
+const schemaVersion = 1
+
+// schema creates the tables on a new database; on an existing one it does
+// nothing.
+//
+// events holds one row per event: the columns the filters read, and doc,
+// the native JSON, which is what reads return. seq is the rowid made
+// explicit, so VACUUM cannot renumber it: the full-text index refers to
+// rows by it. It is the order events were stored in.
+//
+// Indexes: each filter column with time after it, so that "this actor's
+// events, newest first" reads one index range in order and stops at the
+// page's end; ip_bin (16 bytes, IPv4 mapped into IPv6) so that a CIDR is a
+// BETWEEN; id's UNIQUE index is what INSERT OR IGNORE deduplicates on.
+//
+// events_fts is the free-text index: FTS5 with the trigram tokenizer over
+// the searchable columns, so a word matches as a case-insensitive substring
+// ("exam" finds "bob@example.com"), the same meaning PostgreSQL gives with
+// pg_trgm. It is an external-content table: it stores the index only and
+// reads the text from events, kept in step by the triggers.
+const schema = `
+CREATE TABLE IF NOT EXISTS events (
+	seq         INTEGER PRIMARY KEY,
+	id          TEXT    NOT NULL UNIQUE,
+	time        INTEGER NOT NULL, -- unix microseconds
+	action      TEXT    NOT NULL,
+	area        TEXT    NOT NULL,
+	outcome     TEXT    NOT NULL,
+	severity    TEXT    NOT NULL,
+	actor_id    TEXT    NOT NULL,
+	actor_name  TEXT    NOT NULL,
+	target_type TEXT    NOT NULL,
+	target_id   TEXT    NOT NULL,
+	target_name TEXT    NOT NULL,
+	country     TEXT    NOT NULL,
+	ip          TEXT    NOT NULL, -- as the event has it
+	ip_bin      BLOB,             -- 16 bytes; NULL when ip is not an address
+	description TEXT    NOT NULL,
+	app         TEXT    NOT NULL,
+	rule        TEXT    NOT NULL,
+	doc         TEXT    NOT NULL  -- native JSON, the event as stored
+);
+CREATE INDEX IF NOT EXISTS events_time        ON events (time);
+CREATE INDEX IF NOT EXISTS events_actor_id    ON events (actor_id, time);
+CREATE INDEX IF NOT EXISTS events_actor_name  ON events (actor_name, time);
+CREATE INDEX IF NOT EXISTS events_action      ON events (action, time);
+CREATE INDEX IF NOT EXISTS events_area        ON events (area, time);
+CREATE INDEX IF NOT EXISTS events_target_id   ON events (target_id, time);
+CREATE INDEX IF NOT EXISTS events_target_name ON events (target_name, time);
+CREATE INDEX IF NOT EXISTS events_outcome     ON events (outcome, time);
+CREATE INDEX IF NOT EXISTS events_country     ON events (country, time);
+CREATE INDEX IF NOT EXISTS events_ip          ON events (ip_bin);
+
+CREATE VIRTUAL TABLE IF NOT EXISTS events_fts USING fts5(
+	description, actor_id, actor_name, target_id, target_name,
+	content = 'events', content_rowid = 'seq', tokenize = 'trigram'
+);
+CREATE TRIGGER IF NOT EXISTS events_fts_insert AFTER INSERT ON events BEGIN
+	INSERT INTO events_fts (rowid, description, actor_id, actor_name, target_id, target_name)
+	VALUES (new.seq, new.description, new.actor_id, new.actor_name, new.target_id, new.target_name);
+END;
+CREATE TRIGGER IF NOT EXISTS events_fts_delete AFTER DELETE ON events BEGIN
+	INSERT INTO events_fts (events_fts, rowid, description, actor_id, actor_name, target_id, target_name)
+	VALUES ('delete', old.seq, old.description, old.actor_id, old.actor_name, old.target_id, old.target_name);
+END;
+`
