@@ -53,7 +53,7 @@ func appendStdJSON(dst []byte, ev *event.Event) []byte {
 	if len(e.Changes) > 0 {
 		cs := make(event.Changes, len(e.Changes))
 		for i, c := range e.Changes {
-			c.From, c.To = validJSON(c.From), validJSON(c.To)
+			c.From, c.To = lineSafe(c.From), lineSafe(c.To)
 			cs[i] = c
 		}
 		e.Changes = cs
@@ -155,10 +155,10 @@ type changeObject event.Change
 // as event.Changes.MarshalJSON does.
 func (c *changeObject) MarshalZerologObject(e *zerolog.Event) {
 	if c.From != nil {
-		e.RawJSON("from", validJSON(c.From))
+		e.RawJSON("from", lineSafe(c.From))
 	}
 	if c.To != nil {
-		e.RawJSON("to", validJSON(c.To))
+		e.RawJSON("to", lineSafe(c.To))
 	}
 }
 

@@ -177,3 +177,27 @@ func ExampleAppendJSON() {
 	// Output:
 	// {"id":"0192f8a4-6b2e-7c3d-9e4f-5a6b7c8d9e0f","time":"2026-11-21T23:42:15.123456Z","action":"user.updated","outcome":"success","actor":{"name":"alice"},"changes":{"email":{"from":"a@example.com","to":"b@example.com"}},"source":{"ip":"81.2.69.142"},"http":{"method":"PATCH","path":"/users/43","status":200},"rule":"update-user"}
 }
+
+// TestAppendJSONOneLine: a change value from a pretty-printed body, or with
+// bytes that are not UTF-8, never breaks the one-event-per-line promise.
+func TestAppendJSONOneLine(t *testing.T) {
+	ev := eventtest.Minimal()
+	ev.Changes = event.Changes{
+		{Field: "profile", To: json.RawMessage("{\n  \"a\": 1,\r\n  \"b\": [1,\n 2]\n}")},
+		{Field: "name", To: json.RawMessage("\"bad \xff byte\"")},
+	}
+	line := AppendJSON(nil, &ev)
+	if strings.Count(string(line), "\n") != 1 || !strings.HasSuffix(string(line), "\n") {
+		t.Fatalf("not one line: %q", line)
+	}
+	var back event.Event
+	if err := json.Unmarshal(line, &back); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, line)
+	}
+	if c, _ := back.Changes.Get("profile"); string(c.To) != `{"a":1,"b":[1,2]}` {
+		t.Errorf("profile = %s", c.To)
+	}
+	if c, _ := back.Changes.Get("name"); string(c.To) != "\"bad \uFFFD byte\"" {
+		t.Errorf("name = %s", c.To)
+	}
+}

@@ -152,12 +152,16 @@ func appendChanges(dst []byte, cs event.Changes) []byte {
 	return append(dst, '}')
 }
 
-// appendRawJSON appends v, a JSON value from a request body, such that it
-// keeps the record one line of valid UTF-8 JSON: a value that is not JSON
-// becomes a string (see validJSON), one with line breaks between its tokens
-// (a pretty-printed body) is compacted, and bytes that are not UTF-8
-// become U+FFFD.
-func appendRawJSON(dst, v []byte) []byte {
+// appendRawJSON appends v, a JSON value from a request body, line-safe
+// (see lineSafe).
+func appendRawJSON(dst, v []byte) []byte { return append(dst, lineSafe(v)...) }
+
+// lineSafe returns v, a JSON value as it came from a request body, such
+// that it keeps a record one line of valid UTF-8 JSON: a value that is not
+// JSON becomes a string (see validJSON), one with line breaks between its
+// tokens (a pretty-printed body) is compacted, and bytes that are not UTF-8
+// become U+FFFD. The common case returns v itself.
+func lineSafe(v []byte) []byte {
 	v = validJSON(v)
 	// Inside a valid JSON value a line break can only be whitespace
 	// between tokens.
@@ -170,27 +174,14 @@ func appendRawJSON(dst, v []byte) []byte {
 	if !utf8.Valid(v) {
 		v = bytes.ToValidUTF8(v, []byte("\uFFFD"))
 	}
-	return append(dst, v...)
+	return v
 }
 
-// appendNative appends the native event as AppendJSON writes it, but
-// without the newline and with change values that AppendJSON keeps as they
-// came fixed as appendRawJSON does: compacted when they hold line breaks,
-// with U+FFFD for bytes that are not UTF-8.
+// appendNative appends the native event as AppendJSON writes it, without
+// the newline.
 func appendNative(dst []byte, ev *event.Event) []byte {
-	start := len(dst)
 	dst = AppendJSON(dst, ev)
-	dst = dst[:len(dst)-1]
-	if hasLineBreak(dst[start:]) {
-		var b bytes.Buffer
-		if json.Compact(&b, dst[start:]) == nil {
-			dst = append(dst[:start], b.Bytes()...)
-		}
-	}
-	if !utf8.Valid(dst[start:]) {
-		dst = append(dst[:start], bytes.ToValidUTF8(dst[start:], []byte("\uFFFD"))...)
-	}
-	return dst
+	return dst[:len(dst)-1]
 }
 
 // hasLineBreak tells whether b holds a newline or carriage return (two
