@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/auditproxy/auditproxy/event"
+	"github.com/auditproxy/auditproxy/output/format"
 )
 
 func init() {
@@ -16,7 +17,13 @@ func init() {
 		if err := s.DecodeOptions(&none); err != nil {
 			return nil, err
 		}
-		return NewStdout(os.Stdout), nil
+		f, err := format.Get(s.Format)
+		if err != nil {
+			return nil, err
+		}
+		out := NewStdout(os.Stdout)
+		out.format = f
+		return out, nil
 	}})
 }
 
@@ -28,6 +35,7 @@ type Stdout struct {
 	mu     sync.Mutex // one Write at a time, so lines never interleave
 	w      io.Writer
 	buf    []byte
+	format format.Format // nil: native JSON
 	closed bool
 }
 
@@ -52,7 +60,11 @@ func (s *Stdout) Write(ctx context.Context, events []event.Event) error {
 	}
 	s.buf = s.buf[:0]
 	for i := range events {
-		s.buf = AppendJSON(s.buf, &events[i])
+		if s.format != nil {
+			s.buf = append(s.format.Append(s.buf, &events[i]), '\n')
+		} else {
+			s.buf = AppendJSON(s.buf, &events[i])
+		}
 		if len(s.buf) >= chunkSize || i == len(events)-1 {
 			if _, err := s.w.Write(s.buf); err != nil {
 				return fmt.Errorf("writing to stdout: %w", err)
