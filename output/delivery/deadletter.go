@@ -23,7 +23,8 @@ type deadLetter struct {
 	f    *os.File
 }
 
-func (d *deadLetter) write(evs []event.Event, reason, outputName string, now time.Time) error {
+// write appends evs with reasons[i] (or reasons[0] for all) and fsyncs.
+func (d *deadLetter) write(evs []event.Event, reasons []string, outputName string, now time.Time) error {
 	if d.path == "" {
 		return errors.New("no dead-letter file configured")
 	}
@@ -37,10 +38,10 @@ func (d *deadLetter) write(evs []event.Event, reason, outputName string, now tim
 		}
 		d.f = f
 	}
-	r, _ := json.Marshal(reason)
 	o, _ := json.Marshal(outputName)
 	var buf []byte
 	for i := range evs {
+		r, _ := json.Marshal(reasons[min(i, len(reasons)-1)])
 		buf = append(buf, `{"reason":`...)
 		buf = append(buf, r...)
 		buf = append(buf, `,"output":`...)

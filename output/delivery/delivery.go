@@ -421,34 +421,40 @@ func (q *Queue) add(in *incoming, i, j int, durable bool) (int, error) {
 	return i, err
 }
 
-// makeRoom drops the oldest buffered events until in.events[i:] fits; when
-// even an empty buffer is too small, the oldest of in's events go too
-// (never for a durable caller, which gets ErrFull). It returns where in
-// continues.
+// makeRoom drops the oldest buffered events until in.events[i:] fits. When
+// they would not fit even in an empty buffer, the oldest of them go first,
+// so that one oversized call does not also empty the buffer. A durable
+// caller never has its own events dropped: it gets ErrFull. It returns
+// where in continues.
 func (q *Queue) makeRoom(in *incoming, i int, durable bool) (int, error) {
 	n := len(in.events)
-	d, err := q.st.dropOldest(q.st.cost(in, i, n))
+	k := i
+	for k < n && q.st.cost(in, k, n) > q.st.capacity() {
+		k++
+	}
+	if k > i {
+		if durable {
+			return i, ErrFull
+		}
+		q.lose(k-i, spanOf(in.events[i:k]), ReasonDropOldest)
+	}
+	d, err := q.st.dropOldest(q.st.cost(in, k, n))
 	q.lose(d.count, d.span, ReasonDropOldest)
 	if d.aborted {
 		q.aborted, q.settled = true, 0
 	}
-	if d.count > 0 || d.aborted {
-		q.signalRoom()
-	}
 	if err != nil {
 		q.noteErrorLocked(err)
 	}
-	if q.st.cost(in, i, n) <= q.st.free() {
-		return i, nil
-	}
-	if durable {
-		return i, ErrFull
-	}
-	k := i
 	for k < n && q.st.cost(in, k, n) > q.st.free() {
+		// Only after a failure to make room (a new segment could not
+		// be created).
+		if durable {
+			return i, ErrFull
+		}
+		q.lose(1, spanOf(in.events[k:k+1]), ReasonDropOldest)
 		k++
 	}
-	q.lose(k-i, spanOf(in.events[i:k]), ReasonDropOldest)
 	return k, nil
 }
 
@@ -533,7 +539,11 @@ func (q *Queue) next() ([]event.Event, bool) {
 			return nil, false
 		default:
 		}
+		free := q.st.free()
 		evs, raw := q.st.read(maxBatch)
+		if q.st.free() > free {
+			q.signalRoom() // reading deleted segments confirmed earlier
+		}
 		if len(evs) > 0 || len(raw) > 0 {
 			q.settled, q.aborted = 0, false
 			q.unlock()
@@ -662,20 +672,24 @@ func (q *Queue) splitItems(batch []event.Event, items *output.ItemErrors) []even
 			failed[it.Index] = it.Err
 		}
 	}
-	var retry []event.Event
-	accepted := 0
+	var retry, dead []event.Event
+	var reasons []string
 	for i, err := range failed {
 		switch {
 		case err == nil:
-			accepted++
 		case output.IsPermanent(err):
-			q.deadLetter(batch[i:i+1], err.Error())
+			dead = append(dead, batch[i])
+			reasons = append(reasons, err.Error())
 		default:
 			retry = append(retry, batch[i])
 		}
 	}
+	accepted := len(batch) - len(retry) - len(dead)
 	q.delivered.Add(int64(accepted))
 	q.settle(accepted)
+	if len(dead) > 0 {
+		q.deadLetter(dead, reasons...)
+	}
 	return retry
 }
 
@@ -702,14 +716,15 @@ func (q *Queue) expire(evs []event.Event) []event.Event {
 }
 
 // deadLetter moves events the destination will never take to the
-// dead-letter file; when that fails they are reported lost.
-func (q *Queue) deadLetter(evs []event.Event, reason string) {
-	err := q.dead.write(evs, reason, q.name, q.now())
+// dead-letter file, with one reason for all or one per event; when that
+// fails they are reported lost.
+func (q *Queue) deadLetter(evs []event.Event, reasons ...string) {
+	err := q.dead.write(evs, reasons, q.name, q.now())
 	q.mu.Lock()
 	if err != nil {
 		q.lastErr = err.Error()
-		q.log.Error().Err(err).Int("events", len(evs)).Str("reason", reason).Msg("events rejected by the output could not be dead-lettered")
-		q.lose(len(evs), spanOf(evs), "rejected by the output ("+reason+") and not dead-lettered: "+err.Error())
+		q.log.Error().Err(err).Int("events", len(evs)).Str("reason", reasons[0]).Msg("events rejected by the output could not be dead-lettered")
+		q.lose(len(evs), spanOf(evs), "rejected by the output ("+reasons[0]+") and not dead-lettered: "+err.Error())
 	} else {
 		q.deadLettered.Add(int64(len(evs)))
 	}

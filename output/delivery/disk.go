@@ -95,6 +95,8 @@ type diskStore struct {
 	// outage.
 	recent      []recentEvent
 	recentBytes int64
+
+	closed bool
 }
 
 type recentEvent struct {
@@ -587,6 +589,9 @@ func (d *diskStore) readAt(s *segment, off int64, limit int) ([][]byte, int, str
 
 // file returns an open file for reading segment s.
 func (d *diskStore) file(s *segment) (*os.File, error) {
+	if d.closed {
+		return nil, os.ErrClosed // Stats after Close must not reopen files
+	}
 	if s == d.last() && d.w != nil {
 		return d.w, nil
 	}
@@ -704,6 +709,7 @@ func (d *diskStore) close() error {
 	d.syncW()
 	err := d.saveCursor(true)
 	d.closeFiles()
+	d.closed = true
 	if d.syncFailed > 0 && err == nil {
 		err = d.syncErr
 	}

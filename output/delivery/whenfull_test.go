@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/auditproxy/auditproxy/output"
@@ -224,5 +225,33 @@ func checkDiskBound(t *testing.T, q *Queue, limit int64) {
 	}
 	if onDisk > limit {
 		t.Errorf("segment files hold %d bytes, over max_bytes %d", onDisk, limit)
+	}
+}
+
+// An event larger than the whole buffer is dropped on its own: it does
+// not empty the buffer (drop_oldest) or wait forever (block).
+func TestEventLargerThanBuffer(t *testing.T) {
+	for _, policy := range []output.WhenFull{output.DropOldest, output.Block, output.DropNewest} {
+		t.Run(string(policy), func(t *testing.T) {
+			e := newEnv(t)
+			g := newGate()
+			sink := blocking(g)
+			s := spec("disk")
+			s.Buffer.MaxBytes = 8192
+			s.WhenFull = policy
+			q := e.open(s, sink)
+			q.Enqueue(events("a", 3))
+			huge := events("huge", 1)
+			huge[0].Description = strings.Repeat("x", 10000)
+			if err := q.Enqueue(huge); err != nil {
+				t.Fatal(err)
+			}
+			if n := e.losses.count(""); n != 1 {
+				t.Errorf("losses %+v, want the one huge event", e.losses.all())
+			}
+			close(g.release)
+			waitFor(t, "delivery", func() bool { return q.Stats().Delivered == 3 })
+			sameIDs(t, sink.accepted(), ids(events("a", 3)))
+		})
 	}
 }
