@@ -26,7 +26,7 @@ import (
 //	    rotate: {max_size: 100MiB, max_age: 168h, keep: 10, compress: true}   # optional; none: never rotate
 //	    fsync: interval   # never | interval (the default: every second while written) | always
 func init() {
-	Register("file", Kind{FlagArg: "path", Open: func(s Spec) (Sink, error) {
+	Register("file", Kind{Local: true, FlagArg: "path", Open: func(s Spec) (Sink, error) {
 		var opts FileOptions
 		if err := s.DecodeOptions(&opts); err != nil {
 			return nil, err

@@ -37,7 +37,15 @@ type Kind struct {
 	// FlagArg names the option that the short flag form KIND:ARG sets
 	// (file:PATH sets "path"); "" when the kind takes no argument.
 	FlagArg string
+	// Local destinations (stdout, files) write to this machine and buffer
+	// in memory by default; others (collectors) buffer on disk by default,
+	// so that an outage fills the disk, not the memory, and a restart
+	// loses nothing.
+	Local bool
 }
+
+// IsLocal reports whether the kind writes to this machine (see Kind.Local).
+func IsLocal(kind string) bool { return kinds[kind].Local }
 
 // kinds maps a sink type to its Kind. It is filled by init functions, one
 // per sink file, and only read afterwards.

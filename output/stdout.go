@@ -12,19 +12,29 @@ import (
 )
 
 func init() {
-	Register("stdout", Kind{Open: func(s Spec) (Sink, error) {
-		var none struct{}
-		if err := s.DecodeOptions(&none); err != nil {
-			return nil, err
-		}
-		f, err := format.Get(s.Format)
+	Register("stdout", Kind{Local: true, Open: func(s Spec) (Sink, error) {
+		out, err := OpenStdout(os.Stdout, s)
 		if err != nil {
-			return nil, err
+			return nil, err // not a typed nil in a non-nil Sink
 		}
-		out := NewStdout(os.Stdout)
-		out.format = f
 		return out, nil
 	}})
+}
+
+// OpenStdout builds the stdout output of spec s writing to w: os.Stdout in
+// production, the command's own stdout in tests.
+func OpenStdout(w io.Writer, s Spec) (*Stdout, error) {
+	var none struct{}
+	if err := s.DecodeOptions(&none); err != nil {
+		return nil, err
+	}
+	f, err := format.Get(s.Format)
+	if err != nil {
+		return nil, err
+	}
+	out := NewStdout(w)
+	out.format = f
+	return out, nil
 }
 
 var _ Sink = (*Stdout)(nil)

@@ -1,10 +1,13 @@
 // Package pipeline joins the rooms off the request path: it is the proxy's
 // Observer, queues finished exchanges, and has workers turn them into
-// events (rules), complete them (enrich) and write them (output).
+// events (rules), complete them (enrich) and hand them to every output's
+// delivery queue. It also writes the trail's own record of its gaps: an
+// audit.events_lost event for every loss anywhere.
 package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"sync"
@@ -15,17 +18,42 @@ import (
 
 	"github.com/auditproxy/auditproxy/enrich"
 	"github.com/auditproxy/auditproxy/event"
-	"github.com/auditproxy/auditproxy/output"
 	"github.com/auditproxy/auditproxy/proxy"
 	"github.com/auditproxy/auditproxy/rules"
 )
+
+// Queue is one output's delivery queue (output/delivery.Queue).
+type Queue interface {
+	// Enqueue takes events without waiting for the destination.
+	Enqueue(events []event.Event) error
+	// EnqueueDurable returns once the events are durably in the local
+	// log, or an error (a memory buffer cannot).
+	EnqueueDurable(ctx context.Context, events []event.Event) error
+	Close(ctx context.Context) error
+}
+
+// Output is a named queue.
+type Output struct {
+	Name    string
+	Queue   Queue
+	Durable bool // the queue's buffer is on disk: it can hold critical events
+}
+
+// Metrics are told what passes through (admin.Metrics); nil: not counted.
+type Metrics interface {
+	Request(recorded bool)
+	Event(action, outcome string)
+	QueueDropped(n int)
+}
 
 // Config says how to build a Pipeline.
 type Config struct {
 	Rules    *rules.Set       // required
 	Enricher *enrich.Enricher // required
-	Sinks    []output.Sink    // every event goes to each; none is allowed (events are dropped, counted)
+	Outputs  []Output         // every event goes to each; none is allowed
+	Losses   *Losses          // where outputs report drops; nil: a new one
 	Logger   zerolog.Logger   // the proxy's own log (stderr)
+	Metrics  Metrics
 
 	// QueueSize bounds the exchanges waiting for a worker; 0 means 8192.
 	// When it is full, exchanges are dropped, counted, logged and reported
@@ -39,6 +67,9 @@ type Config struct {
 	// MaxBatch is how many exchanges a worker takes at once before writing;
 	// 0 means 256.
 	MaxBatch int
+	// CommitTimeout bounds how long a critical request waits for its
+	// events to be durable; 0 means 5s.
+	CommitTimeout time.Duration
 
 	// Unmatched, when set, also sees the exchanges no rule turned into an
 	// event (discovery mode). Nil: they are not recorded at all.
@@ -56,67 +87,78 @@ type Unmatched interface {
 	Add(x *event.Exchange)
 }
 
-// Pipeline is a proxy.Observer. Create it with New, close it with Close
-// once the proxy no longer calls Observe.
+// Pipeline is a proxy.Observer and proxy.Committer. Create it with New,
+// close it with Close once the proxy no longer calls Observe.
 type Pipeline struct {
 	rules     atomic.Pointer[rules.Set]
 	enricher  *enrich.Enricher
-	sinks     []output.Sink
+	outputs   []Output
+	losses    *Losses
 	log       zerolog.Logger
+	metrics   Metrics
 	maxBatch  int
+	commitTTL time.Duration
 	unmatched Unmatched
 
 	queue chan *event.Exchange
 	wg    sync.WaitGroup
-
-	lost      atomic.Int64 // exchanges dropped since the last report
-	lostFirst atomic.Int64 // unix nanos of the first loss since the last report
-	stats     Stats
+	stats Stats
 }
 
-// Stats count what passed through, for tests and (later) metrics.
+// Stats count what passed through, for tests; metrics go to Metrics.
 type Stats struct {
 	Observed    atomic.Int64 // exchanges queued
 	Dropped     atomic.Int64 // exchanges dropped because the queue was full
 	Events      atomic.Int64 // events built
-	WriteErrors atomic.Int64 // failed sink writes (of a whole batch)
+	WriteErrors atomic.Int64 // events an output refused (fail_closed full, closed)
+	Committed   atomic.Int64 // events made durable for critical requests
 }
 
-var _ proxy.Observer = (*Pipeline)(nil)
+var (
+	_ proxy.Observer  = (*Pipeline)(nil)
+	_ proxy.Committer = (*Pipeline)(nil)
+)
 
 // New starts the workers.
 func New(cfg Config) (*Pipeline, error) {
 	if cfg.Rules == nil || cfg.Enricher == nil {
 		return nil, fmt.Errorf("pipeline: rules and enricher are required")
 	}
-	if cfg.QueueSize <= 0 {
-		cfg.QueueSize = 8192
-	}
-	if cfg.Workers <= 0 {
-		cfg.Workers = 1
-	}
-	if cfg.MaxBatch <= 0 {
-		cfg.MaxBatch = 256
-	}
 	p := &Pipeline{
 		enricher:  cfg.Enricher,
-		sinks:     cfg.Sinks,
+		outputs:   cfg.Outputs,
+		losses:    cfg.Losses,
 		log:       cfg.Logger,
-		maxBatch:  cfg.MaxBatch,
+		metrics:   cfg.Metrics,
+		maxBatch:  cmpOr(cfg.MaxBatch, 256),
+		commitTTL: cmpOr(cfg.CommitTimeout, 5*time.Second),
 		unmatched: cfg.Unmatched,
-		queue:     make(chan *event.Exchange, cfg.QueueSize),
+		queue:     make(chan *event.Exchange, cmpOr(cfg.QueueSize, 8192)),
+	}
+	if p.losses == nil {
+		p.losses = NewLosses()
 	}
 	p.rules.Store(cfg.Rules)
-	for range cfg.Workers {
+	for range cmpOr(cfg.Workers, 1) {
 		p.wg.Add(1)
 		go p.work()
 	}
 	return p, nil
 }
 
+func cmpOr[T int | time.Duration](v, def T) T {
+	if v <= 0 {
+		return def
+	}
+	return v
+}
+
 // SetRules swaps the rule set for requests that arrive from now on;
 // requests already in flight finish under the set they started with.
 func (p *Pipeline) SetRules(s *rules.Set) { p.rules.Store(s) }
+
+// Rules is the set in force.
+func (p *Pipeline) Rules() *rules.Set { return p.rules.Load() }
 
 // Stats returns the live counters.
 func (p *Pipeline) Stats() *Stats { return &p.stats }
@@ -127,38 +169,91 @@ func (p *Pipeline) Interest(r *http.Request) proxy.Interest {
 	in := set.Interest(r)
 	if !in.Record {
 		if p.unmatched != nil && p.unmatched.Wants(r) {
-			return proxy.Interest{Record: true, RequestBody: true, ResponseBody: true, Token: set}
+			in = rules.Interest{Record: true, RequestBody: true, ResponseBody: true}
 		}
+	}
+	if p.metrics != nil {
+		p.metrics.Request(in.Record)
+	}
+	if !in.Record {
 		return proxy.Interest{}
 	}
-	return proxy.Interest{Record: true, RequestBody: in.RequestBody, ResponseBody: in.ResponseBody, Before: in.Before, Token: set}
+	return proxy.Interest{Record: true, RequestBody: in.RequestBody, ResponseBody: in.ResponseBody,
+		Before: in.Before, Critical: in.Critical, Token: set}
 }
 
 // Observe queues the exchange without blocking the request.
 func (p *Pipeline) Observe(x *event.Exchange) {
+	if x.Committed {
+		return // its events were written by Commit
+	}
 	select {
 	case p.queue <- x:
 		p.stats.Observed.Add(1)
 	default:
 		p.stats.Dropped.Add(1)
-		p.lostFirst.CompareAndSwap(0, time.Now().UnixNano())
-		if p.lost.Add(1) == 1 {
+		if p.metrics != nil {
+			p.metrics.QueueDropped(1)
+		}
+		if p.losses.report("pipeline", 1, "event queue full", x.Start, x.Start) {
 			p.log.Error().Msg("audit event queue full: dropping exchanges; an audit.events_lost event will report how many")
 		}
 	}
 }
 
-// Close waits for the queued exchanges to be written, then closes the sinks.
-func (p *Pipeline) Close() error {
+// Commit builds the exchange's events and makes them durable in every
+// output with a disk buffer (and queues them for the others) before the
+// proxy releases a critical request's response.
+func (p *Pipeline) Commit(x *event.Exchange) error {
+	evs := p.build(nil, x)
+	if len(evs) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), p.commitTTL)
+	defer cancel()
+	durable := 0
+	var firstErr error
+	for _, o := range p.outputs {
+		if !o.Durable {
+			p.enqueue(o, evs)
+			continue
+		}
+		if err := o.Queue.EnqueueDurable(ctx, evs); err != nil {
+			firstErr = cmpErr(firstErr, fmt.Errorf("output %q: %w", o.Name, err))
+			continue
+		}
+		durable++
+	}
+	switch {
+	case firstErr != nil:
+		return firstErr
+	case durable == 0:
+		return errors.New("no output has a disk buffer to hold critical events")
+	}
+	p.stats.Committed.Add(int64(len(evs)))
+	return nil
+}
+
+func cmpErr(a, b error) error {
+	if a != nil {
+		return a
+	}
+	return b
+}
+
+// Close waits for the queued exchanges to be handed over, reports any loss
+// still pending, then closes every output, delivering what it can before
+// ctx's deadline.
+func (p *Pipeline) Close(ctx context.Context) error {
 	close(p.queue)
 	p.wg.Wait()
-	if evs := p.lossReport(); len(evs) > 0 {
+	if evs := p.lossEvents(); len(evs) > 0 {
 		p.write(evs)
 	}
 	var first error
-	for _, s := range p.sinks {
-		if err := s.Close(); err != nil && first == nil {
-			first = err
+	for _, o := range p.outputs {
+		if err := o.Queue.Close(ctx); err != nil {
+			first = cmpErr(first, fmt.Errorf("closing output %q: %w", o.Name, err))
 		}
 	}
 	return first
@@ -167,23 +262,34 @@ func (p *Pipeline) Close() error {
 func (p *Pipeline) work() {
 	defer p.wg.Done()
 	batch := make([]event.Event, 0, p.maxBatch)
-	for x := range p.queue {
-		batch = p.build(batch[:0], x)
-		// Take what else is already waiting, so one write carries many
-		// events when traffic is heavy.
-	more:
-		for n := 1; n < p.maxBatch; n++ {
-			select {
-			case x, ok := <-p.queue:
-				if !ok {
+	tick := time.NewTicker(lossInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case x, ok := <-p.queue:
+			if !ok {
+				return
+			}
+			batch = p.build(batch[:0], x)
+			// Take what else is already waiting, so one hand-over carries
+			// many events when traffic is heavy.
+		more:
+			for n := 1; n < p.maxBatch; n++ {
+				select {
+				case x, ok := <-p.queue:
+					if !ok {
+						break more
+					}
+					batch = p.build(batch, x)
+				default:
 					break more
 				}
-				batch = p.build(batch, x)
-			default:
-				break more
 			}
+			batch = append(batch, p.lossEvents()...)
+		case <-tick.C:
+			// Losses must reach the trail even when no traffic comes.
+			batch = append(batch[:0], p.lossEvents()...)
 		}
-		batch = append(batch, p.lossReport()...)
 		if len(batch) > 0 {
 			p.write(batch)
 		}
@@ -207,38 +313,66 @@ func (p *Pipeline) build(batch []event.Event, x *event.Exchange) []event.Event {
 		if len(ev.Warnings) > 0 {
 			p.log.Warn().Str("rule", ev.Rule).Str("event", ev.ID).Strs("warnings", ev.Warnings).Msg("event emitted with missing values")
 		}
+		if p.metrics != nil {
+			p.metrics.Event(ev.Action, string(ev.Outcome))
+		}
 	}
 	p.stats.Events.Add(int64(len(batch) - start))
 	return batch
 }
 
-// lossReport turns dropped exchanges into an event in the trail itself.
-func (p *Pipeline) lossReport() []event.Event {
-	n := p.lost.Swap(0)
-	if n == 0 {
-		return nil
+// write hands the batch to every output; an output that refuses it (full
+// with fail_closed, or closed) has lost it, which the trail then says.
+func (p *Pipeline) write(batch []event.Event) {
+	for _, o := range p.outputs {
+		p.enqueue(o, batch)
 	}
-	first := time.Unix(0, p.lostFirst.Swap(0)).UTC()
-	now := time.Now().UTC()
-	ev := event.Event{
-		Time:        now,
-		Action:      "audit.events_lost",
-		Description: fmt.Sprintf("%d audited requests lost between %s and %s: the event queue was full", n, first.Format(event.TimeFormat), now.Format(event.TimeFormat)),
-		Area:        "auditproxy",
-		Severity:    event.SeverityError,
-		Outcome:     event.OutcomeFailure,
-		Target:      event.Target{Type: "queue", Name: "events"},
-		Rule:        "auditproxy",
-	}
-	p.enricher.Enrich(&ev, &event.Exchange{Start: now})
-	return []event.Event{ev}
 }
 
-func (p *Pipeline) write(batch []event.Event) {
-	for _, s := range p.sinks {
-		if err := s.Write(context.Background(), batch); err != nil {
-			p.stats.WriteErrors.Add(1)
-			p.log.Error().Err(err).Int("events", len(batch)).Msg("writing audit events failed")
+func (p *Pipeline) enqueue(o Output, evs []event.Event) {
+	if err := o.Queue.Enqueue(evs); err != nil {
+		p.stats.WriteErrors.Add(int64(len(evs)))
+		first, last := timeRange(evs)
+		if p.losses.report(o.Name, len(evs), err.Error(), first, last) {
+			p.log.Error().Err(err).Str("output", o.Name).Int("events", len(evs)).Msg("output refused events")
 		}
 	}
+}
+
+func timeRange(evs []event.Event) (first, last time.Time) {
+	for i, ev := range evs {
+		if i == 0 || ev.Time.Before(first) {
+			first = ev.Time
+		}
+		if ev.Time.After(last) {
+			last = ev.Time
+		}
+	}
+	return first, last
+}
+
+// lossEvents turns the losses reported since the last call into
+// audit.events_lost events, one per output and reason.
+func (p *Pipeline) lossEvents() []event.Event {
+	var evs []event.Event
+	for _, l := range p.losses.take() {
+		now := time.Now().UTC()
+		when := "(times unknown)"
+		if !l.first.IsZero() {
+			when = "between " + l.first.UTC().Format(event.TimeFormat) + " and " + l.last.UTC().Format(event.TimeFormat)
+		}
+		ev := event.Event{
+			Time:        now,
+			Action:      "audit.events_lost",
+			Description: fmt.Sprintf("%d audit events lost by %s %s: %s", l.count, l.output, when, l.reason),
+			Area:     "auditproxy",
+			Severity: event.SeverityError,
+			Outcome:  event.OutcomeFailure,
+			Target:   event.Target{Type: "output", Name: l.output},
+			Rule:     "auditproxy",
+		}
+		p.enricher.Enrich(&ev, &event.Exchange{Start: now})
+		evs = append(evs, ev)
+	}
+	return evs
 }

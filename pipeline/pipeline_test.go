@@ -14,78 +14,115 @@ import (
 
 	"github.com/auditproxy/auditproxy/enrich"
 	"github.com/auditproxy/auditproxy/event"
-	"github.com/auditproxy/auditproxy/output"
 	"github.com/auditproxy/auditproxy/rules"
 )
 
-// gatedSink holds every Write until the gate opens, to fill the queue.
-type gatedSink struct {
-	gate    chan struct{}
+// fakeQueue records what it is given; gate, when set, holds every Enqueue
+// until closed; refuse makes Enqueue fail; durableErr fails EnqueueDurable.
+type fakeQueue struct {
+	gate       chan struct{}
+	entered    chan struct{}
+	once       sync.Once
+	refuse     error
+	durableErr error
+
 	mu      sync.Mutex
 	events  []event.Event
-	fail    bool
-	entered chan struct{}
-	once    sync.Once
+	durable int
 }
 
-func (s *gatedSink) Write(_ context.Context, evs []event.Event) error {
-	s.once.Do(func() { close(s.entered) })
-	<-s.gate
-	if s.fail {
-		return errors.New("disk full")
+func (q *fakeQueue) Enqueue(evs []event.Event) error {
+	if q.entered != nil {
+		q.once.Do(func() { close(q.entered) })
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.events = append(s.events, evs...)
+	if q.gate != nil {
+		<-q.gate
+	}
+	if q.refuse != nil {
+		return q.refuse
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.events = append(q.events, evs...)
 	return nil
 }
-func (s *gatedSink) Close() error { return nil }
+
+func (q *fakeQueue) EnqueueDurable(_ context.Context, evs []event.Event) error {
+	if q.durableErr != nil {
+		return q.durableErr
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.durable += len(evs)
+	q.events = append(q.events, evs...)
+	return nil
+}
+
+func (q *fakeQueue) Close(context.Context) error { return nil }
+
+func (q *fakeQueue) actions() []string {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	var out []string
+	for _, ev := range q.events {
+		out = append(out, ev.Action)
+	}
+	return out
+}
 
 func newSet(t *testing.T) *rules.Set {
-	set, err := rules.Parse("t.yaml", []byte("version: 1\nrules:\n  - {name: any-post, action: thing.posted, match: {method: POST}}\n"))
+	t.Helper()
+	set, err := rules.Parse("t.yaml", []byte("version: 1\nrules:\n  - {name: any-post, action: thing.posted, match: {method: POST}}\n  - {name: crit, action: thing.deleted, match: {method: DELETE}, delivery: critical}\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return set
 }
 
-func exchange(p *Pipeline) *event.Exchange {
-	r := httptest.NewRequest("POST", "/things", nil)
+func newPipeline(t *testing.T, cfg Config) (*Pipeline, *strings.Builder) {
+	t.Helper()
+	enr, _ := enrich.New(enrich.Config{})
+	var logs strings.Builder
+	cfg.Rules, cfg.Enricher, cfg.Logger = newSet(t), enr, zerolog.New(zerolog.SyncWriter(&logs))
+	p, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, &logs
+}
+
+func exchange(p *Pipeline, method string) *event.Exchange {
+	r := httptest.NewRequest(method, "/things", nil)
 	in := p.Interest(r)
-	return &event.Exchange{Start: time.Now(), Peer: "127.0.0.1:1", Method: "POST", Path: "/things", Status: 201,
+	return &event.Exchange{Start: time.Now(), Peer: "127.0.0.1:1", Method: method, Path: "/things", Status: 201,
 		RequestHeader: http.Header{}, Token: in.Token}
 }
 
 // TestQueueFullIsReportedInTheTrail: exchanges that do not fit are counted
 // and become one audit.events_lost event, never a silent gap.
 func TestQueueFullIsReportedInTheTrail(t *testing.T) {
-	enr, _ := enrich.New(enrich.Config{})
-	sink := &gatedSink{gate: make(chan struct{}), entered: make(chan struct{})}
-	var logs strings.Builder
-	p, err := New(Config{Rules: newSet(t), Enricher: enr, Sinks: []output.Sink{sink}, Logger: zerolog.New(&logs), QueueSize: 2, Workers: 1, MaxBatch: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.Observe(exchange(p)) // taken by the worker, which blocks in Write
-	<-sink.entered
+	q := &fakeQueue{gate: make(chan struct{}), entered: make(chan struct{})}
+	p, logs := newPipeline(t, Config{Outputs: []Output{{Name: "out", Queue: q}}, QueueSize: 2, MaxBatch: 1})
+	p.Observe(exchange(p, "POST")) // taken by the worker, which blocks handing it over
+	<-q.entered
 	for range 7 { // 2 fit in the queue, 5 are dropped
-		p.Observe(exchange(p))
+		p.Observe(exchange(p, "POST"))
 	}
 	if got := p.Stats().Dropped.Load(); got != 5 {
 		t.Fatalf("dropped = %d, want 5", got)
 	}
-	close(sink.gate)
-	if err := p.Close(); err != nil {
+	close(q.gate)
+	if err := p.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	var posted, lost int
-	for _, ev := range sink.events {
+	for _, ev := range q.events {
 		switch ev.Action {
 		case "thing.posted":
 			posted++
 		case "audit.events_lost":
 			lost++
-			if !strings.HasPrefix(ev.Description, "5 audited requests lost") || ev.Severity != event.SeverityError || ev.ID == "" {
+			if !strings.HasPrefix(ev.Description, "5 audit events lost by pipeline between") || ev.Severity != event.SeverityError || ev.ID == "" {
 				t.Errorf("loss event = %+v", ev)
 			}
 		}
@@ -98,29 +135,81 @@ func TestQueueFullIsReportedInTheTrail(t *testing.T) {
 	}
 }
 
-func TestSinkErrorsAreCountedAndLogged(t *testing.T) {
-	enr, _ := enrich.New(enrich.Config{})
-	gate := make(chan struct{})
-	close(gate)
-	sink := &gatedSink{gate: gate, entered: make(chan struct{}), fail: true}
-	var logs strings.Builder
-	p, _ := New(Config{Rules: newSet(t), Enricher: enr, Sinks: []output.Sink{sink}, Logger: zerolog.New(&logs)})
-	p.Observe(exchange(p))
-	p.Close()
-	if p.Stats().WriteErrors.Load() != 1 || !strings.Contains(logs.String(), "disk full") {
-		t.Errorf("write errors = %d, logs = %s", p.Stats().WriteErrors.Load(), logs.String())
+// TestRefusedOutputIsReportedElsewhere: an output that refuses events has
+// lost them, and the other outputs' trail says so.
+func TestRefusedOutputIsReportedElsewhere(t *testing.T) {
+	bad := &fakeQueue{refuse: errors.New("delivery buffer full")}
+	good := &fakeQueue{}
+	p, _ := newPipeline(t, Config{Outputs: []Output{{Name: "siem", Queue: bad}, {Name: "file", Queue: good}}})
+	p.Observe(exchange(p, "POST"))
+	p.Close(context.Background())
+	got := strings.Join(good.actions(), ",")
+	if got != "thing.posted,audit.events_lost" {
+		t.Fatalf("good output got %s", got)
+	}
+	if d := good.events[1].Description; !strings.Contains(d, "1 audit events lost by siem") || !strings.Contains(d, "delivery buffer full") {
+		t.Errorf("loss description = %q", d)
+	}
+}
+
+// TestOutputLossesReachTheTrailWithoutTraffic: a loss an output reports
+// (a corrupt disk record found at start, say) is written within a second
+// even when no request comes.
+func TestOutputLossesReachTheTrailWithoutTraffic(t *testing.T) {
+	q := &fakeQueue{}
+	losses := NewLosses()
+	p, _ := newPipeline(t, Config{Outputs: []Output{{Name: "siem", Queue: q}}, Losses: losses})
+	defer p.Close(context.Background())
+	losses.Report("siem", 3, "corrupt buffer record", time.Time{}, time.Time{})
+	deadline := time.Now().Add(10 * time.Second)
+	for len(q.actions()) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("no audit.events_lost event within 10s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if ev := q.events[0]; ev.Action != "audit.events_lost" || !strings.Contains(ev.Description, "3 audit events lost by siem (times unknown): corrupt buffer record") {
+		t.Errorf("event = %+v", ev)
+	}
+}
+
+func TestCommit(t *testing.T) {
+	disk, mem := &fakeQueue{}, &fakeQueue{}
+	p, _ := newPipeline(t, Config{Outputs: []Output{{Name: "disk", Queue: disk, Durable: true}, {Name: "mem", Queue: mem}}})
+	x := exchange(p, "DELETE")
+	if !p.Interest(httptest.NewRequest("DELETE", "/things", nil)).Critical {
+		t.Fatal("critical rule not in the interest")
+	}
+	if err := p.Commit(x); err != nil {
+		t.Fatal(err)
+	}
+	if disk.durable != 1 || len(mem.events) != 1 {
+		t.Errorf("durable %d, memory %d; want 1 and 1", disk.durable, len(mem.events))
+	}
+	x.Committed = true
+	p.Observe(x) // must not build the events again
+	p.Close(context.Background())
+	if len(disk.events) != 1 {
+		t.Errorf("disk got %d events, want the committed one only", len(disk.events))
+	}
+
+	failing := &fakeQueue{durableErr: errors.New("fsync failed")}
+	p, _ = newPipeline(t, Config{Outputs: []Output{{Name: "disk", Queue: failing, Durable: true}}})
+	if err := p.Commit(exchange(p, "DELETE")); err == nil || !strings.Contains(err.Error(), "fsync failed") {
+		t.Errorf("failing durable output: err = %v", err)
+	}
+	p, _ = newPipeline(t, Config{Outputs: []Output{{Name: "mem", Queue: &fakeQueue{}}}})
+	if err := p.Commit(exchange(p, "DELETE")); err == nil || !strings.Contains(err.Error(), "no output has a disk buffer") {
+		t.Errorf("no durable output: err = %v", err)
 	}
 }
 
 // TestInFlightKeepsItsRules: an exchange built after a reload still uses
 // the rule set that was in force when its request arrived.
 func TestInFlightKeepsItsRules(t *testing.T) {
-	enr, _ := enrich.New(enrich.Config{})
-	gate := make(chan struct{})
-	close(gate)
-	sink := &gatedSink{gate: gate, entered: make(chan struct{})}
-	p, _ := New(Config{Rules: newSet(t), Enricher: enr, Sinks: []output.Sink{sink}})
-	x := exchange(p)
+	q := &fakeQueue{}
+	p, _ := newPipeline(t, Config{Outputs: []Output{{Name: "out", Queue: q}}})
+	x := exchange(p, "POST")
 	empty, err := rules.Parse("empty.yaml", []byte("version: 1\nrules: []\n"))
 	if err != nil {
 		t.Fatal(err)
@@ -130,8 +219,8 @@ func TestInFlightKeepsItsRules(t *testing.T) {
 		t.Error("new requests still recorded under the old rules")
 	}
 	p.Observe(x)
-	p.Close()
-	if len(sink.events) != 1 || sink.events[0].Action != "thing.posted" {
-		t.Errorf("events = %+v", sink.events)
+	p.Close(context.Background())
+	if got := q.actions(); len(got) != 1 || got[0] != "thing.posted" {
+		t.Errorf("events = %v", got)
 	}
 }

@@ -71,7 +71,7 @@ app: shop
 		t.Fatal(err)
 	}
 	if cfg.Listen != "127.0.0.1:9100" || cfg.Upstream != "http://app:3000" || cfg.Rules != "/etc/rules.yaml" ||
-		strings.Join(cfg.Outputs, ",") != "file:/tmp/a.jsonl" || cfg.BodyLimit != 4096 ||
+		strings.Join(cfg.Outputs.names(), ",") != "file" || cfg.Outputs[0].Options["path"] != "/tmp/a.jsonl" || cfg.BodyLimit != 4096 ||
 		cfg.UpstreamTimeout != 5*time.Second || cfg.App != "shop" || cfg.TrustedProxies[0] != "10.0.0.0/8" {
 		t.Errorf("config = %+v", cfg)
 	}
@@ -81,7 +81,7 @@ app: shop
 		t.Errorf("unknown config key: err = %v", err)
 	}
 	cfg, _ = parseRunFlags("run", nil, &errOut)
-	if strings.Join(cfg.Outputs, ",") != "stdout" || cfg.BodyLimit != 1<<20 {
+	if strings.Join(cfg.Outputs.names(), ",") != "stdout" || cfg.BodyLimit != 1<<20 || cfg.DataDir != "auditproxy-data" {
 		t.Errorf("defaults = %+v", cfg)
 	}
 	if _, err := cfg.upstreamURL(); err == nil {

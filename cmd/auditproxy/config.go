@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/auditproxy/auditproxy/output"
 	"gopkg.in/yaml.v3"
 )
 
@@ -23,13 +24,22 @@ type config struct {
 	Upstream        string        `yaml:"upstream"`
 	Rules           string        `yaml:"rules"`
 	GeoIP           string        `yaml:"geoip"`
-	Outputs         []string      `yaml:"outputs"`
+	Outputs         outputList    `yaml:"outputs"`
 	TrustedProxies  []string      `yaml:"trusted_proxies"`
 	KeepHost        bool          `yaml:"keep_host"`
 	BodyLimit       int64         `yaml:"body_limit"`
 	UpstreamTimeout time.Duration `yaml:"upstream_timeout"`
 	App             string        `yaml:"app"`
 	QueueSize       int           `yaml:"queue_size"`
+
+	// DataDir holds disk buffers and dead-letter files of outputs that do
+	// not name their own.
+	DataDir string `yaml:"data_dir"`
+	// Admin is the admin listener's address (metrics, health); "" = off.
+	Admin string `yaml:"admin"`
+	// ShutdownTimeout bounds delivering what is queued on SIGTERM; the
+	// rest stays in disk buffers for the next start.
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 
 	// BeforeTimeout bounds a rule's before: pre-fetch; 0: 2s.
 	BeforeTimeout time.Duration `yaml:"before_timeout"`
@@ -53,6 +63,8 @@ func defaultConfig() config {
 		Rules:           "rules.yaml",
 		BodyLimit:       1 << 20,
 		UpstreamTimeout: 60 * time.Second,
+		DataDir:         "auditproxy-data",
+		ShutdownTimeout: 10 * time.Second,
 	}
 }
 
@@ -71,6 +83,7 @@ func (l listFlag) Set(v string) error { *l.values = append(*l.values, v); return
 func parseRunFlags(name string, args []string, stderr io.Writer) (config, error) {
 	var flags config
 	var configFile string
+	var outputFlags []string
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&configFile, "config", "", "YAML file with these settings (flags override it)")
@@ -78,7 +91,9 @@ func parseRunFlags(name string, args []string, stderr io.Writer) (config, error)
 	fs.StringVar(&flags.Upstream, "upstream", "", "URL of the app behind the proxy, e.g. http://127.0.0.1:3000")
 	fs.StringVar(&flags.Rules, "rules", "rules.yaml", "rules file")
 	fs.StringVar(&flags.GeoIP, "geoip", "", "MaxMind or DB-IP .mmdb file for the client's country (optional)")
-	fs.Var(listFlag{&flags.Outputs}, "output", "where events go: stdout or file:PATH (repeatable; default stdout)")
+	fs.Var(listFlag{&outputFlags}, "output", "where events go: stdout, file:PATH, http:URL, syslog:tcp://HOST:PORT, ... (repeatable; default stdout); the config file's outputs: list takes every option")
+	fs.StringVar(&flags.DataDir, "data-dir", "auditproxy-data", "where disk buffers and dead-letter files go")
+	fs.StringVar(&flags.Admin, "admin", "", "address of the admin listener (Prometheus /metrics, /healthz, /readyz); default off")
 	fs.Var(listFlag{&flags.TrustedProxies}, "trusted-proxy", "CIDR of a proxy in front of auditproxy whose X-Forwarded-For is believed (repeatable)")
 	fs.BoolVar(&flags.KeepHost, "keep-host", false, "pass the client's Host header upstream instead of the upstream's")
 	fs.Int64Var(&flags.BodyLimit, "body-limit", 1<<20, "bytes of each body captured for extraction; larger bodies stream through, unextracted")
@@ -114,8 +129,10 @@ func parseRunFlags(name string, args []string, stderr io.Writer) (config, error)
 			cfg.Rules = flags.Rules
 		case "geoip":
 			cfg.GeoIP = flags.GeoIP
-		case "output":
-			cfg.Outputs = flags.Outputs
+		case "data-dir":
+			cfg.DataDir = flags.DataDir
+		case "admin":
+			cfg.Admin = flags.Admin
 		case "trusted-proxy":
 			cfg.TrustedProxies = flags.TrustedProxies
 		case "keep-host":
@@ -140,8 +157,15 @@ func parseRunFlags(name string, args []string, stderr io.Writer) (config, error)
 			cfg.IdentitiesFile = flags.IdentitiesFile
 		}
 	})
+	if len(outputFlags) > 0 {
+		specs, err := outputsFromFlags(outputFlags...)
+		if err != nil {
+			return config{}, err
+		}
+		cfg.Outputs = specs
+	}
 	if len(cfg.Outputs) == 0 {
-		cfg.Outputs = []string{"stdout"}
+		cfg.Outputs, _ = outputsFromFlags("stdout")
 	}
 	return cfg, nil
 }
@@ -217,4 +241,70 @@ func (c config) tlsConfig() (*tls.Config, error) {
 		tc.ClientCAs, tc.ClientAuth = pool, tls.VerifyClientCertIfGiven
 	}
 	return tc, nil
+}
+
+// outputList is the config file's outputs: each entry a mapping with every
+// option (output.Spec), or the flag shorthand as a string ("file:/x").
+type outputList []output.Spec
+
+func (l *outputList) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.SequenceNode {
+		return fmt.Errorf("line %d: outputs: want a list", n.Line)
+	}
+	for _, item := range n.Content {
+		if item.Kind == yaml.ScalarNode {
+			s, err := output.ParseFlag(item.Value)
+			if err != nil {
+				return fmt.Errorf("line %d: outputs: %w", item.Line, err)
+			}
+			s.Line = item.Line
+			*l = append(*l, s)
+			continue
+		}
+		var s output.Spec
+		if err := item.Decode(&s); err != nil {
+			return err
+		}
+		*l = append(*l, s)
+	}
+	return nil
+}
+
+// outputsFromFlags turns --output values into specs.
+func outputsFromFlags(flags ...string) (outputList, error) {
+	var l outputList
+	for _, f := range flags {
+		s, err := output.ParseFlag(f)
+		if err != nil {
+			return nil, fmt.Errorf("--output %s: %w", f, err)
+		}
+		l = append(l, s)
+	}
+	return l, nil
+}
+
+// names gives every output a name: its own, or its type, numbered when the
+// type repeats (file, file-2).
+func (l outputList) named() outputList {
+	out := make(outputList, len(l))
+	seen := map[string]int{}
+	for i, s := range l {
+		if s.Name == "" {
+			s.Name = s.Type
+		}
+		seen[s.Name]++
+		if n := seen[s.Name]; n > 1 {
+			s.Name = fmt.Sprintf("%s-%d", s.Name, n)
+		}
+		out[i] = s
+	}
+	return out
+}
+
+func (l outputList) names() []string {
+	var out []string
+	for _, s := range l.named() {
+		out = append(out, s.Name)
+	}
+	return out
 }

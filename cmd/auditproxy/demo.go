@@ -58,7 +58,7 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	cfg.Upstream = "http://" + appLn.Addr().String()
-	cfg.Outputs = []string{"stdout"}
+	cfg.Outputs, _ = outputsFromFlags("stdout")
 	cfg.App = "demo"
 	ready := func() { printTour(stderr, "http://"+ln.Addr().String(), cfg.Upstream) }
 	if err := serve(ctx, ln, cfg, set, bindings, newLogger(stderr), stdout, ready); err != nil {

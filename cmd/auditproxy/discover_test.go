@@ -33,7 +33,7 @@ func TestDiscoverDraftsRulesForTheDemoApp(t *testing.T) {
 	cfg := defaultConfig()
 	cfg.Upstream = app.URL
 	cfg.Rules = filepath.Join(dir, "rules.yaml")
-	cfg.Outputs = []string{"stdout"}
+	cfg.Outputs, _ = outputsFromFlags("stdout")
 	os.WriteFile(cfg.Rules, []byte("version: 1\nrules:\n  - name: logout\n    match: {method: POST, path: /logout}\n    action: user.logged_out\n"), 0o644)
 	opts := discoverOptions{out: filepath.Join(dir, "draft-rules.yaml"), every: 20 * time.Millisecond}
 

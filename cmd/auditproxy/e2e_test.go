@@ -66,7 +66,8 @@ func startProxy(t *testing.T, upstream, rulesYAML string, mutate func(*config)) 
 	cfg := defaultConfig()
 	cfg.Upstream = upstream
 	cfg.Rules = rulesFile
-	cfg.Outputs = []string{"stdout", "file:" + h.file}
+	cfg.Outputs, _ = outputsFromFlags("stdout", "file:"+h.file)
+	cfg.DataDir = filepath.Join(dir, "data")
 	cfg.UpstreamTimeout = 5 * time.Second
 	if mutate != nil {
 		mutate(&cfg)

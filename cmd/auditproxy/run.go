@@ -16,9 +16,9 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/auditproxy/auditproxy/admin"
 	"github.com/auditproxy/auditproxy/enrich"
 	"github.com/auditproxy/auditproxy/identity"
-	"github.com/auditproxy/auditproxy/output"
 	"github.com/auditproxy/auditproxy/pipeline"
 	"github.com/auditproxy/auditproxy/proxy"
 	"github.com/auditproxy/auditproxy/rules"
@@ -115,30 +115,30 @@ func serve(ctx context.Context, ln net.Listener, cfg config, set *rules.Set, bin
 		return err
 	}
 	defer enricher.Close()
-	var sinks []output.Sink
-	for _, spec := range cfg.Outputs {
-		var s output.Sink
-		var err error
-		if spec == "stdout" {
-			s = output.NewStdout(stdout)
-		} else {
-			s, err = output.Open(spec)
-		}
-		if err != nil {
-			for _, open := range sinks {
-				open.Close()
-			}
-			return err
-		}
-		sinks = append(sinks, s)
+	losses := pipeline.NewLosses()
+	outs, queues, err := openOutputs(cfg, stdout, losses, log)
+	if err != nil {
+		return err
 	}
-	pcfg := pipeline.Config{Rules: set, Enricher: enricher, Sinks: sinks, Logger: log, QueueSize: cfg.QueueSize}
+	if err := needsDurable(criticalRules(set), outs); err != nil {
+		for _, q := range queues {
+			q.Close(context.Background())
+		}
+		return err
+	}
+	metrics := admin.NewMetrics()
+	pcfg := pipeline.Config{Rules: set, Enricher: enricher, Outputs: outs, Losses: losses, Metrics: metrics, Logger: log, QueueSize: cfg.QueueSize}
 	for _, o := range opts {
 		o(&pcfg)
 	}
 	pipe, err := pipeline.New(pcfg)
 	if err != nil {
 		return err
+	}
+	closePipe := func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+		defer cancel()
+		return pipe.Close(ctx)
 	}
 	px, err := proxy.New(proxy.Config{
 		Upstream:         upstream,
@@ -150,19 +150,34 @@ func serve(ctx context.Context, ln net.Listener, cfg config, set *rules.Set, bin
 		Logger:           log,
 	})
 	if err != nil {
-		pipe.Close()
+		closePipe()
 		return err
 	}
 	if cfg.Rules != "" {
 		watchCtx, stopWatching := context.WithCancel(ctx)
 		defer stopWatching()
-		load := func(path string) (*rules.Set, error) { return rules.Load(path, rules.WithBindings(bindings)) }
+		load := func(path string) (*rules.Set, error) {
+			set, err := rules.Load(path, rules.WithBindings(bindings))
+			if err == nil {
+				err = needsDurable(criticalRules(set), outs)
+			}
+			metrics.RulesReloaded(err == nil)
+			return set, err
+		}
 		go watchRules(watchCtx, cfg.Rules, load, pipe.SetRules, log)
 	}
 	tlsConfig, err := cfg.tlsConfig()
 	if err != nil {
-		pipe.Close()
+		closePipe()
 		return err
+	}
+	if cfg.Admin != "" {
+		adm, err := startAdmin(cfg.Admin, metrics, snapshots(outs, queues), log)
+		if err != nil {
+			closePipe()
+			return err
+		}
+		defer adm.Shutdown(context.Background())
 	}
 	if tlsConfig != nil {
 		ln = tls.NewListener(ln, tlsConfig)
@@ -171,7 +186,7 @@ func serve(ctx context.Context, ln net.Listener, cfg config, set *rules.Set, bin
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	log.Info().Str("listen", ln.Addr().String()).Str("upstream", upstream.String()).
-		Str("rules", set.File).Int("rule_count", len(set.Rules())).Strs("outputs", cfg.Outputs).Msg("auditproxy serving")
+		Str("rules", set.File).Int("rule_count", len(set.Rules())).Strs("outputs", cfg.Outputs.names()).Msg("auditproxy serving")
 	if ready != nil {
 		ready()
 	}
@@ -179,7 +194,7 @@ func serve(ctx context.Context, ln net.Listener, cfg config, set *rules.Set, bin
 	select {
 	case <-ctx.Done():
 	case err := <-served:
-		pipe.Close()
+		closePipe()
 		return fmt.Errorf("serving: %w", err)
 	}
 	log.Info().Msg("shutting down: finishing requests in flight")
@@ -188,8 +203,35 @@ func serve(ctx context.Context, ln net.Listener, cfg config, set *rules.Set, bin
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		log.Warn().Err(err).Msg("requests still in flight at the shutdown deadline")
 	}
+	log.Info().Dur("deadline", cfg.ShutdownTimeout).Msg("delivering queued events")
 	st := pipe.Stats()
-	err = pipe.Close()
-	log.Info().Int64("events", st.Events.Load()).Int64("dropped", st.Dropped.Load()).Int64("write_errors", st.WriteErrors.Load()).Msg("stopped")
+	err = closePipe()
+	log.Info().Int64("events", st.Events.Load()).Int64("dropped", st.Dropped.Load()).Int64("refused_by_outputs", st.WriteErrors.Load()).Msg("stopped")
 	return err
+}
+
+// criticalRules names the rules with delivery: critical.
+func criticalRules(set *rules.Set) []string {
+	var names []string
+	for _, r := range set.Rules() {
+		if r.Critical {
+			names = append(names, r.Name)
+		}
+	}
+	return names
+}
+
+// startAdmin serves the admin listener (metrics, health) on addr.
+func startAdmin(addr string, metrics *admin.Metrics, outputs func() []admin.OutputSnapshot, log zerolog.Logger) (*admin.Server, error) {
+	adm, err := admin.New(admin.Config{Addr: addr, Metrics: metrics, Outputs: outputs, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("admin listener: %w", err)
+	}
+	go adm.Serve(ln)
+	log.Info().Str("admin", ln.Addr().String()).Msg("admin listener: /metrics /healthz /readyz")
+	return adm, nil
 }
