@@ -42,8 +42,8 @@ const (
 	readChunk = 512 << 10
 	// recentMax and recentMaxBytes bound the events kept in memory after
 	// they were written (see diskStore.recent).
-	recentMax      = 4096
-	recentMaxBytes = 8 << 20
+	recentMax      = 16384
+	recentMaxBytes = 16 << 20
 )
 
 // pos is a place in the log: a segment and a byte offset in it.
