@@ -33,7 +33,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -569,35 +568,20 @@ func (q *Queue) next() ([]event.Event, bool) {
 	}
 }
 
-// decode turns disk records back into events. Decoding is the slow part
-// of draining a backlog (ten times the cost of encoding), so a large batch
-// is split across the CPUs. A record whose checksum holds but whose JSON
-// does not decode (written by another version?) is reported lost rather
-// than blocking the queue.
+// decode turns disk records back into events. A record whose checksum
+// holds but whose JSON does not decode (written by another version?) is
+// reported lost rather than blocking the queue.
 func (q *Queue) decode(raw [][]byte) []event.Event {
-	evs := make([]event.Event, len(raw))
-	errs := make([]error, len(raw))
-	parts := min(runtime.GOMAXPROCS(0), 4, max(len(raw)/64, 1))
-	var wg sync.WaitGroup
-	for p := range parts {
-		lo, hi := p*len(raw)/parts, (p+1)*len(raw)/parts
-		wg.Go(func() {
-			for i := lo; i < hi; i++ {
-				errs[i] = json.Unmarshal(raw[i], &evs[i])
-			}
-		})
-	}
-	wg.Wait()
-	out := evs[:0]
+	evs := make([]event.Event, 0, len(raw))
 	bad := 0
 	var badErr error
-	for i := range evs {
-		if errs[i] != nil {
-			bad++
-			badErr = errs[i]
+	for _, p := range raw {
+		var ev event.Event
+		if err := json.Unmarshal(p, &ev); err != nil {
+			bad, badErr = bad+1, err
 			continue
 		}
-		out = append(out, evs[i])
+		evs = append(evs, ev)
 	}
 	if bad > 0 {
 		q.log.Error().Err(badErr).Int("records", bad).Msg("disk buffer records with a valid checksum do not decode as events; dropping them")
@@ -606,7 +590,7 @@ func (q *Queue) decode(raw [][]byte) []event.Event {
 		q.settled += bad
 		q.unlock()
 	}
-	return out
+	return evs
 }
 
 // deliver sends one batch until every event in it is confirmed,

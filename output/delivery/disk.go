@@ -90,7 +90,7 @@ type diskStore struct {
 	// recent holds the events last written, with their positions, in log
 	// order. When the sink keeps up, the next batch is found here and the
 	// disk is only written, never read back and decoded (decoding costs
-	// ten times what encoding does). It is bounded: a sink that lags
+	// about eight times what encoding does). It is bounded: a sink that lags
 	// behind gets its batches from disk, and memory stays flat during an
 	// outage.
 	recent      []recentEvent
