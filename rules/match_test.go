@@ -355,3 +355,21 @@ rules:
 		t.Errorf("bad delivery: %v", err)
 	}
 }
+
+func TestSensitiveNames(t *testing.T) {
+	r := newRedactor([]string{"SSN"}, true, nil)
+	for name, want := range map[string]bool{
+		"password": true, "smtp_password": true, "X-Api-Key": true, "csrfToken": true, "card_number": true,
+		"Pass-Word": true, "p.a.s.s.w.o.r.d": true, "user_ssn": true, "email": false, "role": false,
+		"": false, "pass": false, "tok": false, "AUTHORIZATION": true, "creditCard": true,
+	} {
+		if got := r.sensitive(name); got != want {
+			t.Errorf("sensitive(%q) = %v, want %v", name, got, want)
+		}
+		if got, old := r.sensitive(name), strings.Contains(normalizeName(name), "password") || strings.Contains(normalizeName(name), "apikey") ||
+			strings.Contains(normalizeName(name), "token") || strings.Contains(normalizeName(name), "cardnumber") || strings.Contains(normalizeName(name), "ssn") ||
+			strings.Contains(normalizeName(name), "authorization") || strings.Contains(normalizeName(name), "creditcard"); got != old && name != "" {
+			t.Errorf("sensitive(%q) = %v disagrees with the normalised comparison %v", name, got, old)
+		}
+	}
+}

@@ -69,13 +69,41 @@ func (r redactor) textNeeds(s string) bool {
 	return false
 }
 
+// sensitive runs for every value extracted, so it compares in place:
+// normalising the name first would allocate each time.
 func (r redactor) sensitive(name string) bool {
 	if name == "" {
 		return false
 	}
-	n := normalizeName(name)
 	for _, f := range r.fragments {
-		if strings.Contains(n, f) {
+		if containsNormalized(name, f) {
+			return true
+		}
+	}
+	return false
+}
+
+// containsNormalized reports whether name, lowercased and without - _ .
+// and spaces, contains frag (already normalised).
+func containsNormalized(name, frag string) bool {
+	for start := 0; start < len(name); start++ {
+		i, j := start, 0
+		for i < len(name) && j < len(frag) {
+			c := name[i]
+			if c == '-' || c == '_' || c == '.' || c == ' ' {
+				i++
+				continue
+			}
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			if c != frag[j] {
+				break
+			}
+			i++
+			j++
+		}
+		if j == len(frag) {
 			return true
 		}
 	}
