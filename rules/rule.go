@@ -18,7 +18,7 @@ type Rule struct {
 	// only once the event is durably in the local log, or a 503 when that
 	// cannot be done.
 	Critical bool
-	Line     int            // where the rule starts in its file
+	Line     int // where the rule starts in its file
 	Col      int
 
 	methods       []string // nil: any method
