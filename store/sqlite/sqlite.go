@@ -57,7 +57,7 @@ func Open(path string) (*Store, error) {
 	// synchronous=NORMAL: in WAL mode a commit is handed to the operating
 	// system, not fsynced; the same promise the file output makes, at a
 	// fraction of the cost per batch.
-	w, err := sql.Open("sqlite", uri(path, common+"&_journal_mode=WAL&_synchronous=NORMAL&_txlock=immediate"))
+	w, err := sql.Open("sqlite", uri(path, common+"&_journal_mode=WAL&_synchronous=NORMAL&_txlock=immediate&_pragma=cache_size(-65536)&_pragma=wal_autocheckpoint(16384)&_pragma=mmap_size(1073741824)"))
 	if err != nil {
 		return nil, fmt.Errorf("opening sqlite store %q: %w", path, err)
 	}
@@ -165,6 +165,12 @@ func (s *Store) insertTx(ctx context.Context, events []event.Event) error {
 		return err
 	}
 	defer tx.Rollback()
+	// Rows this transaction inserts get seq above the current maximum
+	// (there is one writer): the text index is given those.
+	var maxSeq int64
+	if err := tx.QueryRowContext(ctx, "SELECT coalesce(max(seq), 0) FROM events").Scan(&maxSeq); err != nil {
+		return err
+	}
 	stmt := tx.StmtContext(ctx, s.insert)
 	var buf []byte
 	for i := range events {
@@ -179,6 +185,10 @@ func (s *Store) insertTx(ctx context.Context, events []event.Event) error {
 			r.Country, r.IP, addr, r.Description, r.App, r.Rule, string(r.Doc)); err != nil {
 			return fmt.Errorf("event %q: %w", events[i].ID, err)
 		}
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO events_fts (rowid, `+ftsColumns+`)
+		SELECT seq, `+ftsColumns+` FROM events WHERE seq > ?`, maxSeq); err != nil {
+		return fmt.Errorf("indexing text: %w", err)
 	}
 	return tx.Commit()
 }
@@ -239,38 +249,19 @@ func where(f store.Filter) (*sqlcommon.Where, error) {
 
 // Query returns one page, newest first.
 func (s *Store) Query(ctx context.Context, f store.Filter, p store.Page) (store.Result, error) {
-	var after *store.Position
-	if p.Cursor != "" {
-		pos, err := store.DecodeCursor(p.Cursor)
-		if err != nil {
-			return store.Result{}, fmt.Errorf("querying events: %w", err)
-		}
-		after = &pos
-	}
-	n := p.Size()
-	var res store.Result
-	// One more than the page, to know whether there is a next one.
-	last, more, err := s.page(ctx, f, after, n+1, func(ev *event.Event) error {
-		res.Events = append(res.Events, *ev)
-		return nil
-	})
-	if err != nil {
-		return store.Result{}, fmt.Errorf("querying events: %w", err)
-	}
-	if more {
-		res.Events = res.Events[:n]
-		res.Next = store.EncodeCursor(last[n-1])
-	}
-	return res, nil
+	return sqlcommon.Query(ctx, f, p, s.page)
 }
 
-// page reads up to n events after the position after (nil: from the
-// newest), in order, calling fn for each. It returns the positions read
-// and whether it read n (so there may be more).
-func (s *Store) page(ctx context.Context, f store.Filter, after *store.Position, n int, fn func(*event.Event) error) ([]store.Position, bool, error) {
+// Each streams every matching event, newest first.
+func (s *Store) Each(ctx context.Context, f store.Filter, fn func(*event.Event) error) error {
+	return sqlcommon.Each(ctx, f, fn, s.page)
+}
+
+// page is the sqlcommon.PageFunc of this engine.
+func (s *Store) page(ctx context.Context, f store.Filter, after *store.Position, n int, fn func(store.Position, *event.Event) error) (int, error) {
 	w, err := where(f)
 	if err != nil {
-		return nil, false, err
+		return 0, err
 	}
 	if after != nil {
 		// time <= t alone is what the time-ordered indexes can seek to;
@@ -281,61 +272,29 @@ func (s *Store) page(ctx context.Context, f store.Filter, after *store.Position,
 	q := "SELECT time, id, doc FROM events" + w.Clause() + " ORDER BY time DESC, id DESC LIMIT " + w.Arg(n)
 	rows, err := s.r.QueryContext(ctx, q, w.Args()...)
 	if err != nil {
-		return nil, false, err
+		return 0, err
 	}
 	defer rows.Close()
 	var (
-		positions = make([]store.Position, 0, min(n, 1024))
-		ev        event.Event
-		doc       []byte
-		us        int64
-		id        string
+		read int
+		ev   event.Event
+		doc  []byte
+		us   int64
+		id   string
 	)
 	for rows.Next() {
 		if err := rows.Scan(&us, &id, &doc); err != nil {
-			return nil, false, err
+			return read, err
 		}
 		if err := sqlcommon.Decode(doc, &ev); err != nil {
-			return nil, false, fmt.Errorf("event %q: %w", id, err)
+			return read, fmt.Errorf("event %q: %w", id, err)
 		}
-		positions = append(positions, store.Position{Time: time.UnixMicro(us).UTC(), ID: id})
-		if err := fn(&ev); err != nil {
-			return nil, false, err
+		read++
+		if err := fn(store.Position{Time: time.UnixMicro(us).UTC(), ID: id}, &ev); err != nil {
+			return read, err
 		}
 	}
-	if err := rows.Err(); err != nil {
-		return nil, false, err
-	}
-	return positions, len(positions) == n, nil
-}
-
-// eachChunk is how many events Each reads per query.
-const eachChunk = 1000
-
-// Each streams every matching event, newest first. It reads in chunks of
-// keyset pages rather than through one long query, so that a slow consumer
-// (an export to a slow client) holds no read transaction open, which in
-// WAL mode would keep the log from being checkpointed the whole time.
-func (s *Store) Each(ctx context.Context, f store.Filter, fn func(*event.Event) error) error {
-	var fnErr error // fn's own error, returned as it is
-	call := func(ev *event.Event) error {
-		fnErr = fn(ev)
-		return fnErr
-	}
-	var after *store.Position
-	for {
-		positions, more, err := s.page(ctx, f, after, eachChunk, call)
-		if fnErr != nil {
-			return fnErr
-		}
-		if err != nil {
-			return fmt.Errorf("reading events: %w", err)
-		}
-		if !more {
-			return nil
-		}
-		after = &positions[len(positions)-1]
-	}
+	return read, rows.Err()
 }
 
 // Count returns how many events match f.
@@ -407,9 +366,12 @@ func (s *Store) Facets(ctx context.Context, f store.Filter, field store.FacetFie
 	return out, nil
 }
 
-// purgeChunk is how many events one DELETE of Purge removes: each is its
-// own transaction, so inserts get the writer between chunks instead of
-// waiting for the whole purge.
+// ftsColumns are the columns of events_fts, named as in events.
+const ftsColumns = "description, actor_id, actor_name, target_id, target_name"
+
+// purgeChunk is how many events one transaction of Purge removes, so that
+// inserts get the writer between chunks instead of waiting for the whole
+// purge.
 const purgeChunk = 5000
 
 // Purge deletes the events older than before.
@@ -417,19 +379,41 @@ func (s *Store) Purge(ctx context.Context, before time.Time) (int64, error) {
 	t := store.CeilMicro(before).UnixMicro()
 	var total int64
 	for {
-		res, err := s.w.ExecContext(ctx, "DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE time < ? LIMIT ?)", t, purgeChunk)
-		if err != nil {
-			return total, fmt.Errorf("purging events before %s: %w", before.UTC().Format(time.RFC3339), err)
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return total, fmt.Errorf("purging events before %s: %w", before.UTC().Format(time.RFC3339), err)
-		}
+		n, err := s.purgeChunk(ctx, t)
 		total += n
+		if err != nil {
+			return total, fmt.Errorf("purging events before %s: %w", before.UTC().Format(time.RFC3339), err)
+		}
 		if n < purgeChunk {
 			return total, nil
 		}
 	}
+}
+
+// purgeChunk deletes up to purgeChunk events older than t (unix
+// microseconds) and their text index entries, in one transaction.
+func (s *Store) purgeChunk(ctx context.Context, t int64) (int64, error) {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback()
+	// The same rows twice: the writer is alone in its transaction.
+	const chunk = "seq IN (SELECT seq FROM events WHERE time < ? ORDER BY time, seq LIMIT ?)"
+	// An external-content index forgets a row when told its old values.
+	if _, err := tx.ExecContext(ctx, `INSERT INTO events_fts (events_fts, rowid, `+ftsColumns+`)
+		SELECT 'delete', seq, `+ftsColumns+` FROM events WHERE `+chunk, t, purgeChunk); err != nil {
+		return 0, fmt.Errorf("unindexing text: %w", err)
+	}
+	res, err := tx.ExecContext(ctx, "DELETE FROM events WHERE "+chunk, t, purgeChunk)
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, err
+	}
+	return n, tx.Commit()
 }
 
 // ipBin is the 16-byte form of a for the ip_bin column.

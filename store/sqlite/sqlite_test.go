@@ -1,9 +1,15 @@
 package sqlite_test
 
 import (
+	"context"
+	"database/sql"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
+	"github.com/auditproxy/auditproxy/event"
+	"github.com/auditproxy/auditproxy/event/eventtest"
 	"github.com/auditproxy/auditproxy/store"
 	"github.com/auditproxy/auditproxy/store/sqlite"
 	"github.com/auditproxy/auditproxy/store/storetest"
@@ -19,4 +25,84 @@ func open(t *testing.T) store.Store {
 
 func TestConformance(t *testing.T) {
 	storetest.Run(t, open)
+}
+
+// TestRejected: an event the database refuses is store.Rejected (the
+// output dead-letters it); a closed store is not.
+func TestRejected(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "events.db")
+	s, err := sqlite.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`CREATE TRIGGER no_bad BEFORE INSERT ON events WHEN new.action = 'bad' BEGIN SELECT RAISE(ABORT, 'bad action'); END`); err != nil {
+		t.Fatal(err)
+	}
+	bad := eventtest.Minimal()
+	bad.Action = "bad"
+	if err := s.Insert(ctx, []event.Event{eventtest.Full(), bad}); !store.IsRejected(err) {
+		t.Errorf("Insert refused by a trigger: %v, want a Rejected error", err)
+	}
+	if n, _ := s.Count(ctx, store.Filter{}); n != 0 {
+		t.Errorf("a refused batch left %d events, want 0 (one transaction)", n)
+	}
+	s.Close()
+	if err := s.Insert(ctx, []event.Event{eventtest.Full()}); err == nil || store.IsRejected(err) {
+		t.Errorf("Insert on a closed store: %v, want an error that is not Rejected", err)
+	}
+}
+
+// TestReopen: the file keeps the events; a file made by a newer version is
+// not touched.
+func TestReopen(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "events?#%.db") // characters a URI would take for its own
+	s, err := sqlite.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Insert(ctx, []event.Event{eventtest.Full()}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("the database is not at the path given: %v", err)
+	}
+	s, err = sqlite.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.Count(ctx, store.Filter{Text: "bob"}); n != 1 || err != nil {
+		t.Errorf("Count after reopening = %d, %v; want 1", n, err)
+	}
+	s.Close()
+
+	path = filepath.Join(t.TempDir(), "newer.db")
+	if s, err = sqlite.Open(path); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec("PRAGMA user_version = 99"); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if _, err := sqlite.Open(path); err == nil || !strings.Contains(err.Error(), "newer") {
+		t.Errorf("Open of a newer schema: %v, want an error saying so", err)
+	}
+	for _, bad := range []string{"", ":memory:", "file:x.db"} {
+		if _, err := sqlite.Open(bad); err == nil {
+			t.Errorf("Open(%q): no error", bad)
+		}
+	}
 }
