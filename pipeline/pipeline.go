@@ -24,7 +24,9 @@ import (
 
 // Queue is one output's delivery queue (output/delivery.Queue).
 type Queue interface {
-	// Enqueue takes events without waiting for the destination.
+	// Enqueue takes events without waiting for the destination. Events it
+	// does not keep it reports as lost itself (to Losses), error or not:
+	// the caller must not count them again.
 	Enqueue(events []event.Event) error
 	// EnqueueDurable returns once the events are durably in the local
 	// log, or an error (a memory buffer cannot).
@@ -103,7 +105,17 @@ type Pipeline struct {
 	queue chan *event.Exchange
 	wg    sync.WaitGroup
 	stats Stats
+
+	// unsent holds audit.events_lost events an output refused, per output,
+	// to hand it again with its next events: a loss report must not be
+	// lost with the events it could not deliver.
+	unsentMu sync.Mutex
+	unsent   map[string][]event.Event
 }
+
+// maxUnsent bounds the loss reports kept for an output that refuses
+// everything; each one already counts many events.
+const maxUnsent = 100
 
 // Stats count what passed through, for tests; metrics go to Metrics.
 type Stats struct {
@@ -134,6 +146,7 @@ func New(cfg Config) (*Pipeline, error) {
 		commitTTL: cmpOr(cfg.CommitTimeout, 5*time.Second),
 		unmatched: cfg.Unmatched,
 		queue:     make(chan *event.Exchange, cmpOr(cfg.QueueSize, 8192)),
+		unsent:    map[string][]event.Event{},
 	}
 	if p.losses == nil {
 		p.losses = NewLosses()
@@ -329,27 +342,38 @@ func (p *Pipeline) write(batch []event.Event) {
 	}
 }
 
+// enqueue hands evs to one output. The queue reports what it drops; the
+// pipeline only keeps the loss reports among them, to try again.
 func (p *Pipeline) enqueue(o Output, evs []event.Event) {
-	if err := o.Queue.Enqueue(evs); err != nil {
-		p.stats.WriteErrors.Add(int64(len(evs)))
-		first, last := timeRange(evs)
-		if p.losses.report(o.Name, len(evs), err.Error(), first, last) {
-			p.log.Error().Err(err).Str("output", o.Name).Int("events", len(evs)).Msg("output refused events")
+	p.unsentMu.Lock()
+	retry := p.unsent[o.Name]
+	delete(p.unsent, o.Name)
+	p.unsentMu.Unlock()
+	if len(retry) > 0 {
+		evs = append(retry, evs...)
+	}
+	err := o.Queue.Enqueue(evs)
+	if err == nil {
+		return
+	}
+	p.stats.WriteErrors.Add(int64(len(evs)))
+	p.log.Error().Err(err).Str("output", o.Name).Int("events", len(evs)).Msg("output refused events")
+	var reports []event.Event
+	for _, ev := range evs {
+		if ev.Action == lostAction {
+			reports = append(reports, ev)
 		}
+	}
+	if len(reports) > 0 {
+		p.unsentMu.Lock()
+		kept := append(p.unsent[o.Name], reports...)
+		p.unsent[o.Name] = kept[max(0, len(kept)-maxUnsent):]
+		p.unsentMu.Unlock()
 	}
 }
 
-func timeRange(evs []event.Event) (first, last time.Time) {
-	for i, ev := range evs {
-		if i == 0 || ev.Time.Before(first) {
-			first = ev.Time
-		}
-		if ev.Time.After(last) {
-			last = ev.Time
-		}
-	}
-	return first, last
-}
+// lostAction is the action of the trail's own loss reports.
+const lostAction = "audit.events_lost"
 
 // lossEvents turns the losses reported since the last call into
 // audit.events_lost events, one per output and reason.
@@ -363,7 +387,7 @@ func (p *Pipeline) lossEvents() []event.Event {
 		}
 		ev := event.Event{
 			Time:        now,
-			Action:      "audit.events_lost",
+			Action:      lostAction,
 			Description: fmt.Sprintf("%d audit events lost by %s %s: %s", l.count, l.output, when, l.reason),
 			Area:     "auditproxy",
 			Severity: event.SeverityError,

@@ -18,17 +18,22 @@ import (
 )
 
 // fakeQueue records what it is given; gate, when set, holds every Enqueue
-// until closed; refuse makes Enqueue fail; durableErr fails EnqueueDurable.
+// until closed; refuse makes Enqueue fail, reporting the loss to losses as
+// a delivery queue does; durableErr fails EnqueueDurable.
 type fakeQueue struct {
+	name       string
 	gate       chan struct{}
 	entered    chan struct{}
 	once       sync.Once
 	refuse     error
+	refusals   int // how many Enqueue calls refuse; 0 with refuse set: all
+	losses     *Losses
 	durableErr error
 
 	mu      sync.Mutex
 	events  []event.Event
 	durable int
+	refused int
 }
 
 func (q *fakeQueue) Enqueue(evs []event.Event) error {
@@ -38,11 +43,13 @@ func (q *fakeQueue) Enqueue(evs []event.Event) error {
 	if q.gate != nil {
 		<-q.gate
 	}
-	if q.refuse != nil {
-		return q.refuse
-	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	if q.refuse != nil && (q.refusals == 0 || q.refused < q.refusals) {
+		q.refused++
+		q.losses.Report(q.name, len(evs), q.refuse.Error(), evs[0].Time, evs[len(evs)-1].Time)
+		return q.refuse
+	}
 	q.events = append(q.events, evs...)
 	return nil
 }
@@ -136,19 +143,39 @@ func TestQueueFullIsReportedInTheTrail(t *testing.T) {
 }
 
 // TestRefusedOutputIsReportedElsewhere: an output that refuses events has
-// lost them, and the other outputs' trail says so.
+// lost them (its queue says so, once), and the other outputs' trail says
+// so too; the refusing output gets the report once it takes events again.
 func TestRefusedOutputIsReportedElsewhere(t *testing.T) {
-	bad := &fakeQueue{refuse: errors.New("delivery buffer full")}
+	losses := NewLosses()
+	bad := &fakeQueue{name: "siem", refuse: errors.New("delivery buffer full"), refusals: 2, losses: losses}
 	good := &fakeQueue{}
-	p, _ := newPipeline(t, Config{Outputs: []Output{{Name: "siem", Queue: bad}, {Name: "file", Queue: good}}})
-	p.Observe(exchange(p, "POST"))
+	p, _ := newPipeline(t, Config{Outputs: []Output{{Name: "siem", Queue: bad}, {Name: "file", Queue: good}}, Losses: losses})
+	p.Observe(exchange(p, "POST")) // refused by siem: 1 lost
+	deadline := time.Now().Add(10 * time.Second)
+	for len(good.actions()) < 2 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond) // the loss report goes out within a second
+	}
+	p.Observe(exchange(p, "POST")) // siem takes it, with the loss report it refused
 	p.Close(context.Background())
 	got := strings.Join(good.actions(), ",")
-	if got != "thing.posted,audit.events_lost" {
+	if !strings.HasPrefix(got, "thing.posted,audit.events_lost,thing.posted") {
 		t.Fatalf("good output got %s", got)
 	}
-	if d := good.events[1].Description; !strings.Contains(d, "1 audit events lost by siem") || !strings.Contains(d, "delivery buffer full") {
+	if d := good.events[1].Description; !strings.HasPrefix(d, "1 audit events lost by siem") || !strings.Contains(d, "delivery buffer full") {
 		t.Errorf("loss description = %q", d)
+	}
+	badGot := strings.Join(bad.actions(), ",")
+	if !strings.Contains(badGot, "audit.events_lost") || !strings.Contains(badGot, "thing.posted") {
+		t.Errorf("the refusing output never got the loss report: %s", badGot)
+	}
+	var first string
+	for _, ev := range bad.events {
+		if ev.Action == "audit.events_lost" && first == "" {
+			first = ev.Description
+		}
+	}
+	if !strings.HasPrefix(first, "1 audit events lost by siem") {
+		t.Errorf("the report siem got first = %q, want the original count", first)
 	}
 }
 

@@ -49,7 +49,7 @@ func openOutputs(cfg config, stdout io.Writer, losses *pipeline.Losses, log zero
 		}
 		q, err := delivery.New(spec, sink, delivery.Options{
 			DataDir: cfg.DataDir,
-			Logger:  olog,
+			Logger:  log, // delivery names the output itself
 			OnLoss: func(l delivery.Loss) {
 				losses.Report(l.Output, l.Count, l.Reason, l.First, l.Last)
 			},

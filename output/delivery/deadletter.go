@@ -21,6 +21,8 @@ import (
 type deadLetter struct {
 	path string // "" when there is nowhere to put them
 	f    *os.File
+	size int64 // where the file ends after the last complete write
+	torn bool  // the file ends inside a line: start with a newline
 }
 
 // write appends evs with reasons[i] (or reasons[0] for all) and fsyncs.
@@ -37,9 +39,13 @@ func (d *deadLetter) write(evs []event.Event, reasons []string, outputName strin
 			return fmt.Errorf("opening dead-letter file: %w", err)
 		}
 		d.f = f
+		d.size, d.torn = endOf(d.path)
 	}
 	o, _ := json.Marshal(outputName)
 	var buf []byte
+	if d.torn {
+		buf = append(buf, '\n') // a crash cut the last line: keep ours whole
+	}
 	for i := range evs {
 		r, _ := json.Marshal(reasons[min(i, len(reasons)-1)])
 		buf = append(buf, `{"reason":`...)
@@ -54,13 +60,37 @@ func (d *deadLetter) write(evs []event.Event, reasons []string, outputName strin
 		buf = append(buf, '\n')
 	}
 	// The events leave the buffer once this returns: they must be on disk.
+	// A write cut short is cut back, so the next one starts on a line of
+	// its own instead of gluing onto half an entry.
 	if _, err := d.f.Write(buf); err != nil {
+		d.f.Truncate(d.size)
 		return fmt.Errorf("writing dead-letter file: %w", err)
 	}
 	if err := d.f.Sync(); err != nil {
 		return fmt.Errorf("writing dead-letter file: fsync: %w", err)
 	}
+	d.size += int64(len(buf))
+	d.torn = false
 	return nil
+}
+
+// endOf returns the size of the file at path and whether it ends inside a
+// line (not empty, last byte not a newline); 0, false when unreadable.
+func endOf(path string) (int64, bool) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, false
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil || fi.Size() == 0 {
+		return 0, false
+	}
+	last := make([]byte, 1)
+	if _, err := f.ReadAt(last, fi.Size()-1); err != nil {
+		return fi.Size(), false
+	}
+	return fi.Size(), last[0] != '\n'
 }
 
 func (d *deadLetter) close() error {

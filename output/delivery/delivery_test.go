@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/auditproxy/auditproxy/event"
+	"github.com/auditproxy/auditproxy/event/eventtest"
 	"github.com/auditproxy/auditproxy/output"
 )
 
@@ -478,4 +479,22 @@ func TestCloseStopsGoroutines(t *testing.T) {
 		}
 	}
 	waitFor(t, "goroutines to end", func() bool { return runtime.NumGoroutine() <= before })
+}
+
+// TestDeadLetterAfterATornLine: a dead-letter file left ending inside a
+// line (a crash mid-write) gets the next entry on a line of its own.
+func TestDeadLetterAfterATornLine(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "dead.jsonl")
+	os.WriteFile(path, []byte(`{"reason":"x","output":"o","event":{"id":"a"}}`+"\n"+`{"reason":"cut sh`), 0o600)
+	d := deadLetter{path: path}
+	ev := eventtest.Minimal()
+	if err := d.write([]event.Event{ev}, []string{"400"}, "siem", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	d.close()
+	data, _ := os.ReadFile(path)
+	lines := strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
+	if len(lines) != 3 || !json.Valid([]byte(lines[2])) || !strings.Contains(lines[2], `"reason":"400"`) {
+		t.Fatalf("file:\n%s", data)
+	}
 }
