@@ -389,11 +389,11 @@ func (p *Pipeline) lossEvents() []event.Event {
 			Time:        now,
 			Action:      lostAction,
 			Description: fmt.Sprintf("%d audit events lost by %s %s: %s", l.count, l.output, when, l.reason),
-			Area:     "auditproxy",
-			Severity: event.SeverityError,
-			Outcome:  event.OutcomeFailure,
-			Target:   event.Target{Type: "output", Name: l.output},
-			Rule:     "auditproxy",
+			Area:        "auditproxy",
+			Severity:    event.SeverityError,
+			Outcome:     event.OutcomeFailure,
+			Target:      event.Target{Type: "output", Name: l.output},
+			Rule:        "auditproxy",
 		}
 		p.enricher.Enrich(&ev, &event.Exchange{Start: now})
 		evs = append(evs, ev)
