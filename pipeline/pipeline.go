@@ -111,6 +111,8 @@ type Pipeline struct {
 	// lost with the events it could not deliver.
 	unsentMu sync.Mutex
 	unsent   map[string][]event.Event
+
+	live fanout // Subscribe
 }
 
 // maxUnsent bounds the loss reports kept for an output that refuses
@@ -244,6 +246,7 @@ func (p *Pipeline) Commit(x *event.Exchange) error {
 		return errors.New("no output has a disk buffer to hold critical events")
 	}
 	p.stats.Committed.Add(int64(len(evs)))
+	p.live.publish(evs)
 	return nil
 }
 
@@ -340,6 +343,7 @@ func (p *Pipeline) write(batch []event.Event) {
 	for _, o := range p.outputs {
 		p.enqueue(o, batch)
 	}
+	p.live.publish(batch)
 }
 
 // enqueue hands evs to one output. The queue reports what it drops; the

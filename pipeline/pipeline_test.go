@@ -251,3 +251,28 @@ func TestInFlightKeepsItsRules(t *testing.T) {
 		t.Errorf("events = %v", got)
 	}
 }
+
+func TestRecordAndSubscribe(t *testing.T) {
+	q := &fakeQueue{}
+	p, _ := newPipeline(t, Config{Outputs: []Output{{Name: "out", Queue: q}}})
+	ctx, cancel := context.WithCancel(context.Background())
+	live := p.Subscribe(ctx)
+	p.Record(event.Event{Action: "auditlog.viewed", Actor: event.Actor{Name: "alice"}})
+	p.Observe(exchange(p, "POST"))
+	var got []string
+	for len(got) < 2 {
+		select {
+		case ev := <-live:
+			got = append(got, ev.Action)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("live events: %v", got)
+		}
+	}
+	cancel()
+	for range live { // closed once ctx ends
+	}
+	p.Close(context.Background())
+	if strings.Join(got, ",") != "auditlog.viewed,thing.posted" || len(q.events) != 2 || q.events[0].ID == "" {
+		t.Errorf("live %v, queued %+v", got, q.events)
+	}
+}

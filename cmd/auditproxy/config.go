@@ -37,6 +37,10 @@ type config struct {
 	DataDir string `yaml:"data_dir"`
 	// Admin is the admin listener's address (metrics, health); "" = off.
 	Admin string `yaml:"admin"`
+	// ActivityLog serves the query API and web viewer on the admin
+	// listener; nil: off.
+	ActivityLog *activityLogConfig `yaml:"activity_log"`
+
 	// ShutdownTimeout bounds delivering what is queued on SIGTERM; the
 	// rest stays in disk buffers for the next start.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`

@@ -171,6 +171,10 @@ func serve(ctx context.Context, ln net.Listener, cfg config, set *rules.Set, bin
 		closePipe()
 		return err
 	}
+	if cfg.ActivityLog.enabled() && cfg.Admin == "" {
+		closePipe()
+		return fmt.Errorf("activity_log is served on the admin listener: set admin: (e.g. 127.0.0.1:9090)")
+	}
 	if cfg.Admin != "" {
 		adm, err := startAdmin(cfg.Admin, metrics, snapshots(outs, queues), log)
 		if err != nil {
@@ -178,6 +182,14 @@ func serve(ctx context.Context, ln net.Listener, cfg config, set *rules.Set, bin
 			return err
 		}
 		defer adm.Shutdown(context.Background())
+		if cfg.ActivityLog.enabled() {
+			stop, err := startActivityLog(ctx, cfg.ActivityLog, adm, pipe, log)
+			if err != nil {
+				closePipe()
+				return err
+			}
+			defer stop()
+		}
 	}
 	if tlsConfig != nil {
 		ln = tls.NewListener(ln, tlsConfig)
