@@ -13,6 +13,7 @@ import (
 	"github.com/auditproxy/auditproxy/event/eventtest"
 	"github.com/auditproxy/auditproxy/output"
 	"github.com/auditproxy/auditproxy/store"
+	"github.com/auditproxy/auditproxy/store/internal/sqlcommon"
 	"github.com/auditproxy/auditproxy/store/internal/testpg"
 	"github.com/auditproxy/auditproxy/store/postgres"
 	"github.com/auditproxy/auditproxy/store/storetest"
@@ -40,6 +41,13 @@ func open(t *testing.T) store.Store {
 }
 
 func TestConformance(t *testing.T) {
+	storetest.Run(t, open)
+}
+
+// TestConformanceEachResumes runs the suite with Each resuming its query
+// after every event.
+func TestConformanceEachResumes(t *testing.T) {
+	defer sqlcommon.SetEach(7, 0)()
 	storetest.Run(t, open)
 }
 

@@ -35,11 +35,17 @@ func init() {
 
 // Store is an event database in one SQLite file.
 type Store struct {
-	path   string
-	w      *sql.DB // the one writer connection
-	r      *sql.DB // read-only connections
-	insert *sql.Stmt
+	path string
+	w    *sql.DB // the one writer connection
+	r    *sql.DB // read-only connections
+	// insertMany inserts insertRows events, insertOne one: a batch goes
+	// through the first as far as it can, the rest through the second.
+	// One statement per row costs a third more per event.
+	insertMany, insertOne *sql.Stmt
 }
+
+// insertRows is how many events one INSERT statement holds.
+const insertRows = 32
 
 var _ store.Store = (*Store)(nil)
 
@@ -80,10 +86,9 @@ func Open(path string) (*Store, error) {
 	r.SetMaxOpenConns(readers)
 	r.SetMaxIdleConns(readers)
 	s.r = r
-	s.insert, err = w.Prepare(`INSERT OR IGNORE INTO events
-		(id, time, action, area, outcome, severity, actor_id, actor_name, target_type, target_id, target_name,
-		 country, ip, ip_bin, description, app, rule, doc)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	if s.insertMany, err = w.Prepare(insertSQL(insertRows)); err == nil {
+		s.insertOne, err = w.Prepare(insertSQL(1))
+	}
 	if err != nil {
 		s.Close()
 		return nil, fmt.Errorf("opening sqlite store %q: preparing insert: %w", path, err)
@@ -124,7 +129,11 @@ func (s *Store) migrate() error {
 		return fmt.Errorf("creating schema: %w", err)
 	}
 	// Statistics for the query planner, gathered where they are missing
-	// or stale; cheap when they are not.
+	// or stale, from a sample: a full ANALYZE of a million events takes
+	// seconds, and the planner needs only the shape.
+	if _, err := s.w.ExecContext(ctx, "PRAGMA analysis_limit=1000"); err != nil {
+		return fmt.Errorf("optimizing: %w", err)
+	}
 	if _, err := s.w.ExecContext(ctx, "PRAGMA optimize=0x10002"); err != nil {
 		return fmt.Errorf("optimizing: %w", err)
 	}
@@ -134,8 +143,10 @@ func (s *Store) migrate() error {
 // Close closes the database.
 func (s *Store) Close() error {
 	var errs []error
-	if s.insert != nil {
-		errs = append(errs, s.insert.Close())
+	for _, st := range []*sql.Stmt{s.insertMany, s.insertOne} {
+		if st != nil {
+			errs = append(errs, st.Close())
+		}
 	}
 	if s.r != nil {
 		errs = append(errs, s.r.Close())
@@ -171,26 +182,53 @@ func (s *Store) insertTx(ctx context.Context, events []event.Event) error {
 	if err := tx.QueryRowContext(ctx, "SELECT coalesce(max(seq), 0) FROM events").Scan(&maxSeq); err != nil {
 		return err
 	}
-	stmt := tx.StmtContext(ctx, s.insert)
-	var buf []byte
-	for i := range events {
-		r := sqlcommon.NewRow(&events[i], buf[:0])
-		buf = r.Doc
-		var addr any // NULL when the event's ip is not an address
-		if r.Addr.IsValid() {
-			addr = ipBin(r.Addr)
+	many, one := tx.StmtContext(ctx, s.insertMany), tx.StmtContext(ctx, s.insertOne)
+	var (
+		buf  []byte
+		args = make([]any, 0, insertColumns*insertRows)
+	)
+	for i := 0; i < len(events); {
+		stmt, n := many, insertRows
+		if len(events)-i < insertRows {
+			stmt, n = one, 1
 		}
-		if _, err := stmt.ExecContext(ctx, r.ID, r.Time.UnixMicro(), r.Action, r.Area, r.Outcome, r.Severity,
-			r.ActorID, r.ActorName, r.TargetType, r.TargetID, r.TargetName,
-			r.Country, r.IP, addr, r.Description, r.App, r.Rule, string(r.Doc)); err != nil {
-			return fmt.Errorf("event %q: %w", events[i].ID, err)
+		args = args[:0]
+		for j := i; j < i+n; j++ {
+			r := sqlcommon.NewRow(&events[j], buf[:0])
+			buf = r.Doc
+			var addr any // NULL when the event's ip is not an address
+			if r.Addr.IsValid() {
+				addr = ipBin(r.Addr)
+			}
+			args = append(args, r.ID, r.Time.UnixMicro(), r.Action, r.Area, r.Outcome, r.Severity,
+				r.ActorID, r.ActorName, r.TargetType, r.TargetID, r.TargetName,
+				r.Country, r.IP, addr, r.Description, r.App, r.Rule, string(r.Doc))
 		}
+		if _, err := stmt.ExecContext(ctx, args...); err != nil {
+			if n == 1 {
+				return fmt.Errorf("event %q: %w", events[i].ID, err)
+			}
+			return fmt.Errorf("events %q to %q: %w", events[i].ID, events[i+n-1].ID, err)
+		}
+		i += n
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO events_fts (rowid, `+ftsColumns+`)
 		SELECT seq, `+ftsColumns+` FROM events WHERE seq > ?`, maxSeq); err != nil {
 		return fmt.Errorf("indexing text: %w", err)
 	}
 	return tx.Commit()
+}
+
+// insertColumns are the columns insertSQL fills.
+const insertColumns = 18
+
+// insertSQL is the INSERT of n rows.
+func insertSQL(n int) string {
+	row := "(?" + strings.Repeat(", ?", insertColumns-1) + ")"
+	return `INSERT OR IGNORE INTO events
+		(id, time, action, area, outcome, severity, actor_id, actor_name, target_type, target_id, target_name,
+		 country, ip, ip_bin, description, app, rule, doc)
+		VALUES ` + row + strings.Repeat(", "+row, n-1)
 }
 
 // classify marks the errors that are about the data or the schema, which a
@@ -209,7 +247,7 @@ func classify(err error) error {
 }
 
 // where builds the conditions for f.
-func where(f store.Filter) (*sqlcommon.Where, error) {
+func (s *Store) where(ctx context.Context, f store.Filter) (*sqlcommon.Where, error) {
 	w := &sqlcommon.Where{Placeholder: func(int) string { return "?" }}
 	w.Equality(f)
 	if !f.From.IsZero() {
@@ -228,23 +266,65 @@ func where(f store.Filter) (*sqlcommon.Where, error) {
 			w.Add("ip_bin NOT BETWEEN ? AND ?", sqlcommon.V4Lo[:], sqlcommon.V4Hi[:])
 		}
 	}
-	var match []string
-	for _, word := range store.Words(f.Text) {
+	match, short := textQuery(f.Text)
+	for _, word := range short {
 		// The trigram index finds words of three characters or more; a
 		// shorter one is compared with LIKE, row by row, among the rows
 		// the other conditions leave.
-		if utf8.RuneCountInString(word) >= 3 {
-			match = append(match, `"`+strings.ReplaceAll(word, `"`, `""`)+`"`)
-			continue
-		}
 		p := sqlcommon.LikePattern(word)
 		w.Add(`(description LIKE ? ESCAPE '\' OR actor_id LIKE ? ESCAPE '\' OR actor_name LIKE ? ESCAPE '\'`+
 			` OR target_id LIKE ? ESCAPE '\' OR target_name LIKE ? ESCAPE '\')`, p, p, p, p, p)
 	}
-	if len(match) > 0 {
-		w.Add("seq IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?)", strings.Join(match, " AND "))
+	if match != "" {
+		common, err := s.commonText(ctx, match)
+		if err != nil {
+			return nil, err
+		}
+		// For a few matches, the best plan fetches each and sorts them.
+		// For many (a word like "invoice" in a tenth of a million
+		// events), fetching them all costs far more than walking an index
+		// newest first (time's, or another condition's) and testing each
+		// row against the set of matches; "+seq" keeps SQLite from
+		// choosing the fetch.
+		col := "seq"
+		if common {
+			col = "+seq"
+		}
+		w.Add(col+" IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?)", match)
 	}
 	return w, nil
+}
+
+// textQuery splits Filter.Text into the FTS5 query for the words of three
+// characters or more (each a quoted string, all of them required) and the
+// shorter words.
+func textQuery(text string) (match string, short []string) {
+	var quoted []string
+	for _, word := range store.Words(text) {
+		if utf8.RuneCountInString(word) < 3 {
+			short = append(short, word)
+			continue
+		}
+		quoted = append(quoted, `"`+strings.ReplaceAll(word, `"`, `""`)+`"`)
+	}
+	return strings.Join(quoted, " AND "), short
+}
+
+// commonMatches is the count of text matches above which where lets
+// SQLite walk an index instead of fetching every match.
+var commonMatches = 5000
+
+// commonText reports whether the FTS5 query match has more than
+// commonMatches matches. The index stops counting there, so this costs
+// little whatever the answer.
+func (s *Store) commonText(ctx context.Context, match string) (bool, error) {
+	var n int
+	err := s.r.QueryRowContext(ctx, "SELECT count(*) FROM (SELECT 1 FROM events_fts WHERE events_fts MATCH ? LIMIT ?)",
+		match, commonMatches+1).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("searching text: %w", err)
+	}
+	return n > commonMatches, nil
 }
 
 // Query returns one page, newest first.
@@ -259,7 +339,7 @@ func (s *Store) Each(ctx context.Context, f store.Filter, fn func(*event.Event) 
 
 // page is the sqlcommon.PageFunc of this engine.
 func (s *Store) page(ctx context.Context, f store.Filter, after *store.Position, n int, fn func(store.Position, *event.Event) error) (int, error) {
-	w, err := where(f)
+	w, err := s.where(ctx, f)
 	if err != nil {
 		return 0, err
 	}
@@ -299,12 +379,20 @@ func (s *Store) page(ctx context.Context, f store.Filter, after *store.Position,
 
 // Count returns how many events match f.
 func (s *Store) Count(ctx context.Context, f store.Filter) (int64, error) {
-	w, err := where(f)
-	if err != nil {
-		return 0, fmt.Errorf("counting events: %w", err)
+	q := "SELECT count(*) FROM events"
+	var args []any
+	if match, short := textQuery(f.Text); match != "" && len(short) == 0 && onlyText(f) {
+		// Every event is in the text index once: count there.
+		q, args = "SELECT count(*) FROM events_fts WHERE events_fts MATCH ?", []any{match}
+	} else {
+		w, err := s.where(ctx, f)
+		if err != nil {
+			return 0, fmt.Errorf("counting events: %w", err)
+		}
+		q, args = q+w.Clause(), w.Args()
 	}
 	var n int64
-	if err := s.r.QueryRowContext(ctx, "SELECT count(*) FROM events"+w.Clause(), w.Args()...).Scan(&n); err != nil {
+	if err := s.r.QueryRowContext(ctx, q, args...).Scan(&n); err != nil {
 		return 0, fmt.Errorf("counting events: %w", err)
 	}
 	return n, nil
@@ -333,7 +421,7 @@ func (s *Store) Facets(ctx context.Context, f store.Filter, field store.FacetFie
 	if col == "" {
 		return nil, fmt.Errorf("counting facets: unknown field %q", field)
 	}
-	w, err := where(f)
+	w, err := s.where(ctx, f)
 	if err != nil {
 		return nil, fmt.Errorf("counting %s facets: %w", field, err)
 	}
@@ -414,6 +502,13 @@ func (s *Store) purgeChunk(ctx context.Context, t int64) (int64, error) {
 		return 0, err
 	}
 	return n, tx.Commit()
+}
+
+// onlyText reports whether Text is the only field of f that is set.
+func onlyText(f store.Filter) bool {
+	f.Text = ""
+	return f.Actor == "" && len(f.Actions) == 0 && len(f.Areas) == 0 && f.Target == store.Target{} &&
+		f.Outcome == "" && f.Country == "" && f.IP == nil && f.From.IsZero() && f.To.IsZero() && f.OwnActor == ""
 }
 
 // ipBin is the 16-byte form of a for the ip_bin column.

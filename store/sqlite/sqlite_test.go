@@ -11,6 +11,7 @@ import (
 	"github.com/auditproxy/auditproxy/event"
 	"github.com/auditproxy/auditproxy/event/eventtest"
 	"github.com/auditproxy/auditproxy/store"
+	"github.com/auditproxy/auditproxy/store/internal/sqlcommon"
 	"github.com/auditproxy/auditproxy/store/sqlite"
 	"github.com/auditproxy/auditproxy/store/storetest"
 )
@@ -24,6 +25,15 @@ func open(t *testing.T) store.Store {
 }
 
 func TestConformance(t *testing.T) {
+	storetest.Run(t, open)
+}
+
+// TestConformanceOtherPlans runs the suite with every text search taking
+// the plan for words that match many events, and Each resuming its query
+// after every event.
+func TestConformanceOtherPlans(t *testing.T) {
+	defer sqlite.SetCommonMatches(0)()
+	defer sqlcommon.SetEach(7, 0)()
 	storetest.Run(t, open)
 }
 

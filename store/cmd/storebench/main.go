@@ -41,8 +41,9 @@ func main() {
 		engine = flag.String("engine", "sqlite", "sqlite or postgres")
 		dsn    = flag.String("dsn", "", "postgres: the database (emptied first)")
 		dir    = flag.String("dir", "", "sqlite: directory for the database (default: a temp dir, removed after)")
-		prof   = flag.String("cpuprofile", "", "write a CPU profile of the ingest to this file")
+		prof   = flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
 		only   = flag.Bool("ingest-only", false, "stop after the ingest")
+		load   = flag.Bool("load", true, "load the events; -load=false measures the queries on the database a run with -dir (or -dsn) left")
 	)
 	flag.Parse()
 	log.SetFlags(0)
@@ -59,38 +60,73 @@ func main() {
 			defer os.RemoveAll(d)
 		}
 		location = filepath.Join(d, "events.db")
-		os.Remove(location)
-		os.Remove(location + "-wal")
-		os.Remove(location + "-shm")
+		if *load {
+			os.Remove(location)
+			os.Remove(location + "-wal")
+			os.Remove(location + "-shm")
+		} else if *dir == "" {
+			log.Fatal("-load=false needs the -dir of an earlier run")
+		}
 	}
 	s, err := store.OpenEngine(ctx, *engine, location)
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer s.Close()
-	if *engine == "postgres" {
+	if *engine == "postgres" && *load {
 		// A bench database is emptied first, so every run loads the same.
 		if n, err := s.Purge(ctx, time.Now().Add(24*time.Hour)); err != nil || n > 0 {
 			log.Printf("emptied the database: %d events removed (%v)", n, err)
 		}
 	}
 
-	g := newGen(time.Now(), *n)
+	end := time.Now()
+	if !*load {
+		// The events of the earlier run end at its newest one.
+		res, err := s.Query(ctx, store.Filter{}, store.Page{Limit: 1})
+		if err != nil || len(res.Events) == 0 {
+			log.Fatalf("reading the newest event of the earlier run: %v", err)
+		}
+		end = res.Events[0].Time.Add(time.Microsecond)
+		c, err := s.Count(ctx, store.Filter{})
+		if err != nil {
+			log.Fatal(err)
+		}
+		*n = int(c)
+	}
+	g := newGen(end, *n)
 	fmt.Printf("engine %s, %d events, batches of %d, GOMAXPROCS %d, %s\n", *engine, *n, *batch, runtime.GOMAXPROCS(0), runtime.Version())
 
-	// Ingest. Only the Insert calls are timed, not making the events.
 	if *prof != "" {
 		f, err := os.Create(*prof)
 		if err != nil {
 			log.Fatal(err)
 		}
 		pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
 	}
+	if *load {
+		ingest(ctx, s, g, *n, *batch)
+		if *engine == "sqlite" {
+			if fi, err := os.Stat(location); err == nil {
+				fmt.Printf("database file: %.0f MiB (%.0f bytes/event)\n", float64(fi.Size())/(1<<20), float64(fi.Size())/float64(*n))
+			}
+		}
+	}
+	if *only {
+		return
+	}
+	queries(ctx, s, g, *runs)
+}
+
+// ingest loads n events in batches. Only the Insert calls are timed, not
+// making the events.
+func ingest(ctx context.Context, s store.Store, g *gen, n, batch int) {
 	var took time.Duration
-	buf := make([]event.Event, 0, *batch)
-	for i := 0; i < *n; i++ {
+	buf := make([]event.Event, 0, batch)
+	for i := 0; i < n; i++ {
 		buf = append(buf, g.event(i))
-		if len(buf) == *batch || i == *n-1 {
+		if len(buf) == batch || i == n-1 {
 			start := time.Now()
 			if err := s.Insert(ctx, buf); err != nil {
 				log.Fatal(err)
@@ -99,19 +135,11 @@ func main() {
 			buf = buf[:0]
 		}
 	}
-	if *prof != "" {
-		pprof.StopCPUProfile()
-	}
-	fmt.Printf("ingest: %d events in %v of Insert calls: %.0f events/s\n", *n, took.Round(time.Millisecond), float64(*n)/took.Seconds())
-	if *engine == "sqlite" {
-		if fi, err := os.Stat(location); err == nil {
-			fmt.Printf("database file: %.0f MiB (%.0f bytes/event)\n", float64(fi.Size())/(1<<20), float64(fi.Size())/float64(*n))
-		}
-	}
-	if *only {
-		return
-	}
+	fmt.Printf("ingest: %d events in %v of Insert calls: %.0f events/s\n", n, took.Round(time.Millisecond), float64(n)/took.Seconds())
+}
 
+// queries measures the reads.
+func queries(ctx context.Context, s store.Store, g *gen, runs int) {
 	now := g.end
 	last28 := now.Add(-28 * 24 * time.Hour)
 	r := rand.New(rand.NewPCG(7, 7))
@@ -121,7 +149,7 @@ func main() {
 	measure := func(name string, fn func() (int, error)) {
 		var ds []time.Duration
 		results := 0
-		for range *runs {
+		for range runs {
 			t := time.Now()
 			k, err := fn()
 			if err != nil {
@@ -198,8 +226,19 @@ func main() {
 		fs, err := s.Facets(ctx, store.Filter{Actions: []string{action()}, From: last28}, store.FacetActor, 20)
 		return len(fs), err
 	})
+	// Ids to get: a sample from the whole span.
+	var ids []string
+	for d := range 90 {
+		res, err := s.Query(ctx, store.Filter{From: now.Add(-time.Duration(d+1) * 24 * time.Hour)}, store.Page{Limit: 1})
+		if err != nil {
+			log.Fatal(err)
+		}
+		for _, ev := range res.Events {
+			ids = append(ids, ev.ID)
+		}
+	}
 	measure("get by id", func() (int, error) {
-		_, err := s.Get(ctx, g.id(r.IntN(*n)))
+		_, err := s.Get(ctx, ids[r.IntN(len(ids))])
 		return 1, err
 	})
 

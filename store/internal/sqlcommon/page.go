@@ -2,7 +2,9 @@ package sqlcommon
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"time"
 
 	"github.com/auditproxy/auditproxy/event"
 	"github.com/auditproxy/auditproxy/store"
@@ -44,15 +46,31 @@ func Query(ctx context.Context, f store.Filter, p store.Page, page PageFunc) (st
 	return res, nil
 }
 
-// EachChunk is how many events Each reads per query.
-const EachChunk = 1000
+// Each streams long queries, so that a sort, where the filter needs one,
+// is done once per query, not once per small page. But it closes a query
+// after EachChunk events or EachWindow, whichever comes first, and resumes
+// after the last event with a new one: a consumer as slow as an export to
+// a slow client then never holds a read open for long, which would keep
+// SQLite's log from being checkpointed, or PostgreSQL's vacuum from
+// cleaning up, the whole time. The bound on events keeps the planners on
+// the plans they use for pages (an index walk newest first) rather than a
+// sort of the whole table. Variables for tests.
+var (
+	EachChunk  = 100_000
+	EachWindow = time.Second
+)
 
-// Each is store.Store.Each on an engine's PageFunc. It reads keyset pages
-// of EachChunk events rather than through one long query, so that a slow
-// consumer (an export to a slow client) holds no transaction and no
-// connection between chunks: a long read would keep SQLite's log from
-// being checkpointed, and PostgreSQL's vacuum from cleaning up, the whole
-// time.
+// SetEach sets EachChunk and EachWindow for a test and returns the undo.
+func SetEach(chunk int, window time.Duration) (undo func()) {
+	oldChunk, oldWindow := EachChunk, EachWindow
+	EachChunk, EachWindow = chunk, window
+	return func() { EachChunk, EachWindow = oldChunk, oldWindow }
+}
+
+// errPause stops a query of Each at the end of its window.
+var errPause = errors.New("pause")
+
+// Each is store.Store.Each on an engine's PageFunc.
 func Each(ctx context.Context, f store.Filter, fn func(*event.Event) error, page PageFunc) error {
 	var (
 		after *store.Position
@@ -60,20 +78,28 @@ func Each(ctx context.Context, f store.Filter, fn func(*event.Event) error, page
 		fnErr error // fn's own error, returned as it is
 	)
 	for {
+		start := time.Now()
 		n, err := page(ctx, f, after, EachChunk, func(pos store.Position, ev *event.Event) error {
 			last = pos
-			fnErr = fn(ev)
-			return fnErr
-		})
-		if fnErr != nil {
-			return fnErr
-		}
-		if err != nil {
-			return fmt.Errorf("reading events: %w", err)
-		}
-		if n < EachChunk {
+			if fnErr = fn(ev); fnErr != nil {
+				return fnErr
+			}
+			if time.Since(start) > EachWindow {
+				return errPause
+			}
 			return nil
+		})
+		switch {
+		case fnErr != nil:
+			return fnErr
+		case err == errPause:
+			after = &last
+		case err != nil:
+			return fmt.Errorf("reading events: %w", err)
+		case n < EachChunk:
+			return nil
+		default:
+			after = &last
 		}
-		after = &last
 	}
 }
