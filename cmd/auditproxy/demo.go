@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -10,10 +12,12 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 
 	"github.com/auditproxy/auditproxy"
 	"github.com/auditproxy/auditproxy/internal/demoapp"
+	"github.com/auditproxy/auditproxy/output"
 )
 
 // cmdDemo starts the built-in sample app on a loopback port and the proxy in
@@ -24,6 +28,7 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	listen := fs.String("listen", "127.0.0.1:8080", "address of the proxy")
 	rulesPath := fs.String("rules", "rules.yaml", "rules file (the built-in copy of the repository's rules.yaml when this file does not exist)")
+	adminAddr := fs.String("admin", "127.0.0.1:8081", "address of the activity log viewer and metrics (\"\" to turn off)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -60,7 +65,27 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
 	cfg.Upstream = "http://" + appLn.Addr().String()
 	cfg.Outputs, _ = outputsFromFlags("stdout")
 	cfg.App = "demo"
-	ready := func() { printTour(stderr, "http://"+ln.Addr().String(), cfg.Upstream) }
+	viewer := ""
+	if *adminAddr != "" {
+		// The demo's trail also goes to a throwaway SQLite database that
+		// the activity log viewer reads, with a fresh admin token.
+		dir, err := os.MkdirTemp("", "auditproxy-demo-")
+		if err != nil {
+			fmt.Fprintln(stderr, "auditproxy demo:", err)
+			return 1
+		}
+		defer os.RemoveAll(dir)
+		db := filepath.Join(dir, "events.db")
+		token := randomToken()
+		var st output.Spec
+		st.Type, st.Options = "store", map[string]any{"path": db}
+		cfg.Outputs = append(cfg.Outputs, st)
+		cfg.DataDir = filepath.Join(dir, "data")
+		cfg.Admin = *adminAddr
+		cfg.ActivityLog = &activityLogConfig{Path: db, AdminTokens: []string{token}}
+		viewer = fmt.Sprintf("  activity log viewer:              http://%s/ui/  (token: %s)\n", *adminAddr, token)
+	}
+	ready := func() { printTour(stderr, "http://"+ln.Addr().String(), cfg.Upstream, viewer) }
 	if err := serve(ctx, ln, cfg, set, bindings, newLogger(stderr), stdout, ready); err != nil {
 		fmt.Fprintln(stderr, "auditproxy demo:", err)
 		return 1
@@ -68,11 +93,18 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func printTour(w io.Writer, proxyURL, appURL string) {
+func randomToken() string {
+	var b [12]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+func printTour(w io.Writer, proxyURL, appURL, viewer string) {
 	fmt.Fprintf(w, `
 auditproxy demo
   sample app (direct, not audited): %[2]s
   through the proxy (audited):      %[1]s
+%[5]s
 Audit events are printed on stdout, one JSON object per line. Try, in another terminal:
 
   B=%[1]s
@@ -84,5 +116,5 @@ Audit events are printed on stdout, one JSON object per line. Try, in another te
   curl -s -H "Authorization: Bearer $TOKEN" -X DELETE $B/projects/1
 
 Stop with Ctrl-C.
-`, proxyURL, appURL, demoapp.AliceEmail, demoapp.AlicePassword)
+`, proxyURL, appURL, demoapp.AliceEmail, demoapp.AlicePassword, viewer)
 }
