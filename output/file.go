@@ -23,7 +23,7 @@ import (
 //	  - type: file
 //	    path: /var/log/audit.jsonl
 //	    format: json      # any format; one record per line
-//	    rotate: {max_size: 100MiB, max_age: 168h, keep: 10, compress: true}   # optional; none: never rotate
+//	    rotate: {max_size: 100MiB, every: 24h, max_age: 168h, keep: 10, compress: true}   # optional; none: never rotate
 //	    fsync: interval   # never | interval (the default: every second while written) | always
 func init() {
 	Register("file", Kind{Local: true, FlagArg: "path", Open: func(s Spec) (Sink, error) {
@@ -67,6 +67,10 @@ type Rotation struct {
 	// Only a single line larger than MaxSize makes a larger file. 0 means
 	// 100 MiB.
 	MaxSize ByteSize `yaml:"max_size"`
+	// Every also starts a new file when the current one has been written
+	// to for this long (counted from when this process opened or last
+	// rotated it), e.g. 24h for a file a day. 0: by size only.
+	Every time.Duration `yaml:"every"`
 	// MaxAge removes moved files older than this, by the time in their
 	// name. It is counted in whole days (24h, 168h ...). 0 keeps them
 	// whatever their age.
@@ -117,6 +121,8 @@ func (r *Rotation) check() error {
 		return fmt.Errorf("rotate: max_age: %v is not a whole number of days (24h, 168h, ...)", r.MaxAge)
 	case r.Keep < 0:
 		return fmt.Errorf("rotate: keep: %d is negative (0 keeps every rotated file)", r.Keep)
+	case r.Every < 0:
+		return fmt.Errorf("rotate: every: %v is negative", r.Every)
 	}
 	return nil
 }
@@ -153,6 +159,8 @@ type File struct {
 	maxSize int64     // with rotation: the bound on the file's size
 	size    int64     // with rotation: bytes in the current file
 	rotated time.Time // with rotation: when the last rotation ended
+	every   time.Duration
+	since   time.Time // with rotation by time: when the current file began
 
 	buf []byte // the lines of a batch, reused
 	// torn means the file may end inside a line (a crash, or a failed
@@ -208,6 +216,7 @@ func OpenFileWith(opts FileOptions) (*File, error) {
 		s.fsync = FsyncInterval
 	}
 	if r := opts.Rotate; r != nil {
+		s.every, s.since = r.Every, time.Now()
 		s.maxSize = int64(r.MaxSize)
 		if s.maxSize == 0 {
 			s.maxSize = defaultMaxSize
@@ -304,6 +313,11 @@ func (s *File) writeLines(events []event.Event) error {
 	if s.torn {
 		buf = append(buf, '\n')
 	}
+	if s.lj != nil && s.every > 0 && s.size > 0 && time.Since(s.since) >= s.every {
+		if err := s.rotate(); err != nil {
+			return err
+		}
+	}
 	for i := range events {
 		start := len(buf)
 		buf = append(s.format.Append(buf, &events[i]), '\n')
@@ -356,6 +370,7 @@ func (s *File) rotate() error {
 	}
 	err := s.lj.Rotate()
 	s.rotated = time.Now()
+	s.since = s.rotated
 	if err != nil {
 		return fmt.Errorf("rotating: %w", err)
 	}

@@ -582,3 +582,45 @@ func BenchmarkFileRotating(b *testing.B) {
 	}
 	reportRate(b, n)
 }
+
+// TestFileRotatesByTime: with rotate.every, a file written to for longer
+// than that is moved aside before the next write; nothing is lost.
+func TestFileRotatesByTime(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.jsonl")
+	f, err := OpenFileWith(FileOptions{Path: path, Rotate: &Rotation{Every: 50 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for b := range 3 {
+		evs := batch(fmt.Sprintf("t%d", b), 2)
+		for _, ev := range evs {
+			want = append(want, ev.ID)
+		}
+		if err := f.Write(context.Background(), evs); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(60 * time.Millisecond) // past every: the next write starts a new file
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	rotated := files(t, path)
+	if len(rotated) != 2 {
+		t.Fatalf("rotated files: %v, want 2", rotated)
+	}
+	var got []string
+	for _, name := range append(rotated, path) {
+		ids := readLines(t, readFile(t, name))
+		if len(ids) != 2 {
+			t.Errorf("%s holds %d lines, want one batch of 2", filepath.Base(name), len(ids))
+		}
+		got = append(got, ids...)
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("ids across the files:\n got %v\nwant %v", got, want)
+	}
+	if _, err := OpenFileWith(FileOptions{Path: path, Rotate: &Rotation{Every: -time.Second}}); err == nil || !strings.Contains(err.Error(), "every") {
+		t.Errorf("negative every: %v", err)
+	}
+}
