@@ -202,7 +202,7 @@ func (s *Store) page(ctx context.Context, f store.Filter, after *store.Position,
 		return 0, err
 	}
 	if after != nil {
-		w.Add("time <= ? AND (time < ? OR id < ?)", after.Time, after.Time, after.ID)
+		w.Add("time <= ? AND (time < ? OR id < ?)", after.Time, after.Time, sqlcommon.Clean(after.ID))
 	}
 	q := "SELECT time, id, doc::text FROM " + table + w.Clause() + " ORDER BY time DESC, id DESC LIMIT " + w.Arg(n)
 	rows, err := s.pool.Query(ctx, q, w.Args()...)
@@ -248,7 +248,7 @@ func (s *Store) Count(ctx context.Context, f store.Filter) (int64, error) {
 // Get returns the event with the id.
 func (s *Store) Get(ctx context.Context, id string) (event.Event, error) {
 	var doc []byte
-	err := s.pool.QueryRow(ctx, "SELECT doc::text FROM "+table+" WHERE id = $1", id).Scan(&doc)
+	err := s.pool.QueryRow(ctx, "SELECT doc::text FROM "+table+" WHERE id = $1", sqlcommon.Clean(id)).Scan(&doc)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return event.Event{}, fmt.Errorf("getting event %q: %w", id, store.ErrNotFound)
 	}

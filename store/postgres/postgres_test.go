@@ -128,3 +128,13 @@ func TestOpenBadDSN(t *testing.T) {
 		t.Errorf("Open with a bad DSN: %v; want an error without the password", err)
 	}
 }
+
+func BenchmarkStore(b *testing.B) {
+	storetest.Bench(b, func(b *testing.B) store.Store {
+		s, err := postgres.Open(context.Background(), server.NewDB(b))
+		if err != nil {
+			b.Fatal(err)
+		}
+		return s
+	})
+}

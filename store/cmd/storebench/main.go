@@ -30,6 +30,8 @@ import (
 	"github.com/auditproxy/auditproxy/event"
 	"github.com/auditproxy/auditproxy/output/format"
 	"github.com/auditproxy/auditproxy/store"
+	"github.com/auditproxy/auditproxy/store/internal/testpg"
+	_ "github.com/auditproxy/auditproxy/store/postgres"
 	_ "github.com/auditproxy/auditproxy/store/sqlite"
 )
 
@@ -39,7 +41,7 @@ func main() {
 		batch  = flag.Int("batch", 1000, "events per Insert")
 		runs   = flag.Int("runs", 200, "queries per measurement")
 		engine = flag.String("engine", "sqlite", "sqlite or postgres")
-		dsn    = flag.String("dsn", "", "postgres: the database (emptied first)")
+		dsn    = flag.String("dsn", "", "postgres: the database (emptied first); default: a server of its own (initdb + pg_ctl, fsync off) in a temp dir")
 		dir    = flag.String("dir", "", "sqlite: directory for the database (default: a temp dir, removed after)")
 		prof   = flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
 		only   = flag.Bool("ingest-only", false, "stop after the ingest")
@@ -50,14 +52,28 @@ func main() {
 	ctx := context.Background()
 
 	location := *dsn
+	if *engine == "postgres" && location == "" {
+		srv := testpg.Start()
+		if err := srv.Err(); err != nil {
+			fatalf("%v", err)
+		}
+		atExit = append(atExit, srv.Stop)
+		defer srv.Stop()
+		var err error
+		if location, err = srv.CreateDB(ctx, "bench"); err != nil {
+			fatalf("%v", err)
+		}
+		fmt.Println("postgres: a server of its own, fsync off")
+	}
 	if *engine == "sqlite" {
 		d := *dir
 		if d == "" {
 			var err error
 			if d, err = os.MkdirTemp("", "storebench"); err != nil {
-				log.Fatal(err)
+				fatalf("%v", err)
 			}
 			defer os.RemoveAll(d)
+			atExit = append(atExit, func() { os.RemoveAll(d) })
 		}
 		location = filepath.Join(d, "events.db")
 		if *load {
@@ -65,12 +81,12 @@ func main() {
 			os.Remove(location + "-wal")
 			os.Remove(location + "-shm")
 		} else if *dir == "" {
-			log.Fatal("-load=false needs the -dir of an earlier run")
+			fatalf("-load=false needs the -dir of an earlier run")
 		}
 	}
 	s, err := store.OpenEngine(ctx, *engine, location)
 	if err != nil {
-		log.Fatal(err)
+		fatalf("%v", err)
 	}
 	defer s.Close()
 	if *engine == "postgres" && *load {
@@ -85,12 +101,12 @@ func main() {
 		// The events of the earlier run end at its newest one.
 		res, err := s.Query(ctx, store.Filter{}, store.Page{Limit: 1})
 		if err != nil || len(res.Events) == 0 {
-			log.Fatalf("reading the newest event of the earlier run: %v", err)
+			fatalf("reading the newest event of the earlier run: %v", err)
 		}
 		end = res.Events[0].Time.Add(time.Microsecond)
 		c, err := s.Count(ctx, store.Filter{})
 		if err != nil {
-			log.Fatal(err)
+			fatalf("%v", err)
 		}
 		*n = int(c)
 	}
@@ -100,7 +116,7 @@ func main() {
 	if *prof != "" {
 		f, err := os.Create(*prof)
 		if err != nil {
-			log.Fatal(err)
+			fatalf("%v", err)
 		}
 		pprof.StartCPUProfile(f)
 		defer pprof.StopCPUProfile()
@@ -129,7 +145,7 @@ func ingest(ctx context.Context, s store.Store, g *gen, n, batch int) {
 		if len(buf) == batch || i == n-1 {
 			start := time.Now()
 			if err := s.Insert(ctx, buf); err != nil {
-				log.Fatal(err)
+				fatalf("%v", err)
 			}
 			took += time.Since(start)
 			buf = buf[:0]
@@ -153,7 +169,7 @@ func queries(ctx context.Context, s store.Store, g *gen, runs int) {
 			t := time.Now()
 			k, err := fn()
 			if err != nil {
-				log.Fatalf("%s: %v", name, err)
+				fatalf("%s: %v", name, err)
 			}
 			ds = append(ds, time.Since(t))
 			results += k
@@ -231,7 +247,7 @@ func queries(ctx context.Context, s store.Store, g *gen, runs int) {
 	for d := range 90 {
 		res, err := s.Query(ctx, store.Filter{From: now.Add(-time.Duration(d+1) * 24 * time.Hour)}, store.Page{Limit: 1})
 		if err != nil {
-			log.Fatal(err)
+			fatalf("%v", err)
 		}
 		for _, ev := range res.Events {
 			ids = append(ids, ev.ID)
@@ -247,6 +263,17 @@ func queries(ctx context.Context, s store.Store, g *gen, runs int) {
 	fmt.Println()
 	exportAll(ctx, s, store.Filter{}, "export: everything")
 	exportAll(ctx, s, store.Filter{Actions: g.actionNames()[:10], From: last28}, "export: 10 actions, last 28 days")
+}
+
+// atExit runs before fatalf exits: a PostgreSQL server the bench started
+// must not outlive it.
+var atExit []func()
+
+func fatalf(format string, args ...any) {
+	for _, f := range atExit {
+		f()
+	}
+	log.Fatalf(format, args...)
 }
 
 func exportAll(ctx context.Context, s store.Store, f store.Filter, name string) {
@@ -292,7 +319,7 @@ func exportAll(ctx context.Context, s store.Store, f store.Filter, name string) 
 	close(stop)
 	<-sampled
 	if err != nil {
-		log.Fatalf("%s: %v", name, err)
+		fatalf("%s: %v", name, err)
 	}
 	var after runtime.MemStats
 	runtime.ReadMemStats(&after)

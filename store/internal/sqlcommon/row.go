@@ -44,22 +44,22 @@ func mustFormat(name string) format.Format {
 // document keeps the exact values (JSON escapes them).
 func NewRow(ev *event.Event, buf []byte) Row {
 	r := Row{
-		ID:          clean(ev.ID),
+		ID:          Clean(ev.ID),
 		Time:        ev.Time.UTC().Truncate(time.Microsecond),
-		Action:      clean(ev.Action),
-		Area:        clean(ev.Area),
-		Outcome:     clean(string(ev.Outcome)),
-		Severity:    clean(string(ev.Severity)),
-		ActorID:     clean(ev.Actor.ID),
-		ActorName:   clean(ev.Actor.Name),
-		TargetType:  clean(ev.Target.Type),
-		TargetID:    clean(ev.Target.ID),
-		TargetName:  clean(ev.Target.Name),
-		Country:     clean(ev.Source.Country),
-		IP:          clean(ev.Source.IP),
-		Description: clean(ev.Description),
-		App:         clean(ev.App),
-		Rule:        clean(ev.Rule),
+		Action:      Clean(ev.Action),
+		Area:        Clean(ev.Area),
+		Outcome:     Clean(string(ev.Outcome)),
+		Severity:    Clean(string(ev.Severity)),
+		ActorID:     Clean(ev.Actor.ID),
+		ActorName:   Clean(ev.Actor.Name),
+		TargetType:  Clean(ev.Target.Type),
+		TargetID:    Clean(ev.Target.ID),
+		TargetName:  Clean(ev.Target.Name),
+		Country:     Clean(ev.Source.Country),
+		IP:          Clean(ev.Source.IP),
+		Description: Clean(ev.Description),
+		App:         Clean(ev.App),
+		Rule:        Clean(ev.Rule),
 		Doc:         native.Append(buf, ev),
 	}
 	if a, err := netip.ParseAddr(ev.Source.IP); err == nil {
@@ -68,7 +68,9 @@ func NewRow(ev *event.Event, buf []byte) Row {
 	return r
 }
 
-func clean(s string) string {
+// Clean is s as the text columns hold it: valid UTF-8 without NUL bytes.
+// Values compared with those columns (filters, ids) go through it too.
+func Clean(s string) string {
 	s = strings.ToValidUTF8(s, "\uFFFD")
 	if strings.IndexByte(s, 0) >= 0 {
 		s = strings.ReplaceAll(s, "\x00", "")

@@ -63,7 +63,8 @@ func (w *Where) Args() []any { return w.args }
 // OwnActor restriction, which is one more AND so nothing else can widen it.
 func (w *Where) Equality(f store.Filter) {
 	if f.Actor != "" {
-		w.Add("(actor_id = ? OR actor_name = ?)", f.Actor, f.Actor)
+		a := Clean(f.Actor)
+		w.Add("(actor_id = ? OR actor_name = ?)", a, a)
 	}
 	w.in("action", f.Actions)
 	w.in("area", f.Areas)
@@ -75,11 +76,12 @@ func (w *Where) Equality(f store.Filter) {
 		{"country", f.Country},
 	} {
 		if c.v != "" {
-			w.Add(c.col+" = ?", c.v)
+			w.Add(c.col+" = ?", Clean(c.v))
 		}
 	}
 	if f.OwnActor != "" {
-		w.Add("(actor_id = ? OR actor_name = ?)", f.OwnActor, f.OwnActor)
+		a := Clean(f.OwnActor)
+		w.Add("(actor_id = ? OR actor_name = ?)", a, a)
 	}
 }
 
@@ -88,12 +90,12 @@ func (w *Where) in(col string, values []string) {
 	case 0:
 		return
 	case 1:
-		w.Add(col+" = ?", values[0])
+		w.Add(col+" = ?", Clean(values[0]))
 		return
 	}
 	args := make([]any, len(values))
 	for i, v := range values {
-		args[i] = v
+		args[i] = Clean(v)
 	}
 	w.Add(col+" IN (?"+strings.Repeat(", ?", len(values)-1)+")", args...)
 }
@@ -102,7 +104,7 @@ func (w *Where) in(col string, values []string) {
 // \ match themselves.
 func LikePattern(word string) string {
 	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
-	return "%" + r.Replace(word) + "%"
+	return "%" + r.Replace(Clean(word)) + "%"
 }
 
 // FacetColumn is the SQL expression whose values a facet counts; for

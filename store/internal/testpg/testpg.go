@@ -137,6 +137,25 @@ func (s *Server) DSN(db string) string {
 	return fmt.Sprintf("host=%s port=5432 user=postgres dbname=%s sslmode=disable", s.dir, db)
 }
 
+// Err is why there is no server, nil when there is one.
+func (s *Server) Err() error { return s.err }
+
+// CreateDB creates an empty database and returns its DSN.
+func (s *Server) CreateDB(ctx context.Context, name string) (string, error) {
+	if s.err != nil {
+		return "", s.err
+	}
+	conn, err := pgx.Connect(ctx, s.DSN("postgres"))
+	if err != nil {
+		return "", fmt.Errorf("connecting to the test server: %w", err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		return "", fmt.Errorf("creating database %s: %w", name, err)
+	}
+	return s.DSN(name), nil
+}
+
 // NewDB creates an empty database for t and returns its DSN. It is
 // dropped when t ends.
 func (s *Server) NewDB(t testing.TB) string {
@@ -145,13 +164,9 @@ func (s *Server) NewDB(t testing.TB) string {
 	name := fmt.Sprintf("t%d", s.dbs.Add(1))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, s.DSN("postgres"))
+	dsn, err := s.CreateDB(ctx, name)
 	if err != nil {
-		t.Fatalf("connecting to the test server: %v", err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatalf("creating database %s: %v", name, err)
+		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -166,5 +181,5 @@ func (s *Server) NewDB(t testing.TB) string {
 			t.Errorf("dropping database %s: %v", name, err)
 		}
 	})
-	return s.DSN(name)
+	return dsn
 }
