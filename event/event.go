@@ -60,6 +60,14 @@ type Event struct {
 	// Warnings say why part of the event could not be filled in, e.g. a body
 	// over the capture limit. Empty for a complete event.
 	Warnings []string `json:"warnings,omitempty"`
+
+	// Seq, PrevHash and Hash chain the events of one instance (tamper
+	// evidence): Seq counts up by one, PrevHash is the previous event's
+	// Hash, Hash covers this event's canonical JSON with PrevHash in it and
+	// Hash left out. Zero when chaining is off.
+	Seq      int64  `json:"seq,omitempty"`
+	PrevHash string `json:"prev_hash,omitempty"`
+	Hash     string `json:"hash,omitempty"`
 }
 
 // Actor is who did it. All fields are empty when no extraction found an actor.

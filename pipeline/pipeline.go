@@ -16,6 +16,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/auditproxy/auditproxy/chain"
 	"github.com/auditproxy/auditproxy/enrich"
 	"github.com/auditproxy/auditproxy/event"
 	"github.com/auditproxy/auditproxy/proxy"
@@ -54,6 +55,7 @@ type Config struct {
 	Enricher *enrich.Enricher // required
 	Outputs  []Output         // every event goes to each; none is allowed
 	Losses   *Losses          // where outputs report drops; nil: a new one
+	Chain    *chain.Chain     // numbers and links every event (tamper evidence); nil: off
 	Logger   zerolog.Logger   // the proxy's own log (stderr)
 	Metrics  Metrics
 
@@ -113,6 +115,11 @@ type Pipeline struct {
 	unsent   map[string][]event.Event
 
 	live fanout // Subscribe
+
+	// writeMu keeps sealing (chain) and handing over in one order, so every
+	// output gets the events in the order of their sequence numbers.
+	writeMu sync.Mutex
+	chain   *chain.Chain
 }
 
 // maxUnsent bounds the loss reports kept for an output that refuses
@@ -149,6 +156,7 @@ func New(cfg Config) (*Pipeline, error) {
 		unmatched: cfg.Unmatched,
 		queue:     make(chan *event.Exchange, cmpOr(cfg.QueueSize, 8192)),
 		unsent:    map[string][]event.Event{},
+		chain:     cfg.Chain,
 	}
 	if p.losses == nil {
 		p.losses = NewLosses()
@@ -226,6 +234,11 @@ func (p *Pipeline) Commit(x *event.Exchange) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), p.commitTTL)
 	defer cancel()
+	// Held through the durable hand-over too, so the chain's order is the
+	// order in every output; critical requests are few.
+	p.writeMu.Lock()
+	defer p.writeMu.Unlock()
+	p.seal(evs)
 	durable := 0
 	var firstErr error
 	for _, o := range p.outputs {
@@ -340,10 +353,28 @@ func (p *Pipeline) build(batch []event.Event, x *event.Exchange) []event.Event {
 // write hands the batch to every output; an output that refuses it (full
 // with fail_closed, or closed) has lost it, which the trail then says.
 func (p *Pipeline) write(batch []event.Event) {
+	p.writeMu.Lock()
+	p.seal(batch)
 	for _, o := range p.outputs {
 		p.enqueue(o, batch)
 	}
+	p.writeMu.Unlock()
 	p.live.publish(batch)
+}
+
+// seal chains the events when chaining is on. If the chain's state cannot
+// be saved the events still go out, unchained, and the log says why:
+// losing them would be worse than losing their tamper evidence.
+func (p *Pipeline) seal(evs []event.Event) {
+	if p.chain == nil {
+		return
+	}
+	if err := p.chain.Seal(evs); err != nil {
+		p.log.Error().Err(err).Int("events", len(evs)).Msg("hash chain: events written without it")
+		for i := range evs {
+			evs[i].Seq, evs[i].PrevHash, evs[i].Hash = 0, "", ""
+		}
+	}
 }
 
 // enqueue hands evs to one output. The queue reports what it drops; the

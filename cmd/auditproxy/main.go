@@ -18,6 +18,7 @@ Usage:
                                  why each rule matches a recorded exchange (HAR or text) or not,
                                  and the events it would emit
   auditproxy demo [--listen ADDR] a sample app behind the proxy, events on stdout
+  auditproxy verify FILE...      check the hash chain of a JSON-lines trail
   auditproxy discover --upstream URL [--out draft-rules.yaml] [--every 30s] [run's options]
                                  proxy like run and draft rules for the state-changing requests
                                  (and logins) no rule covers
@@ -43,6 +44,8 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 		return cmdCheck(args[1:], stdout, stderr)
 	case "explain":
 		return cmdExplain(args[1:], stdout, stderr)
+	case "verify":
+		return cmdVerify(args[1:], stdout, stderr)
 	case "demo":
 		return cmdDemo(args[1:], stdout, stderr)
 	case "discover":

@@ -11,12 +11,14 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
 	"github.com/rs/zerolog"
 
 	"github.com/auditproxy/auditproxy/admin"
+	"github.com/auditproxy/auditproxy/chain"
 	"github.com/auditproxy/auditproxy/enrich"
 	"github.com/auditproxy/auditproxy/identity"
 	"github.com/auditproxy/auditproxy/pipeline"
@@ -126,8 +128,15 @@ func serve(ctx context.Context, ln net.Listener, cfg config, set *rules.Set, bin
 		}
 		return err
 	}
+	ch, err := chain.Open(filepath.Join(cfg.DataDir, "chain.json"))
+	if err != nil {
+		for _, q := range queues {
+			q.Close(context.Background())
+		}
+		return err
+	}
 	metrics := admin.NewMetrics()
-	pcfg := pipeline.Config{Rules: set, Enricher: enricher, Outputs: outs, Losses: losses, Metrics: metrics, Logger: log, QueueSize: cfg.QueueSize}
+	pcfg := pipeline.Config{Rules: set, Enricher: enricher, Outputs: outs, Losses: losses, Chain: ch, Metrics: metrics, Logger: log, QueueSize: cfg.QueueSize}
 	for _, o := range opts {
 		o(&pcfg)
 	}

@@ -116,6 +116,15 @@ func (ev *eventObject) MarshalZerologObject(e *zerolog.Event) {
 	if len(ev.Warnings) > 0 {
 		e.Strs("warnings", ev.Warnings)
 	}
+	if ev.Seq != 0 {
+		e.Int64("seq", ev.Seq)
+	}
+	if ev.PrevHash != "" {
+		e.Str("prev_hash", ev.PrevHash)
+	}
+	if ev.Hash != "" {
+		e.Str("hash", ev.Hash)
+	}
 }
 
 func isZeroTarget(t *event.Target) bool { return *t == event.Target{} }
