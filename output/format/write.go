@@ -193,7 +193,11 @@ func hasLineBreak(b []byte) bool {
 // appendJSONString appends s as a JSON string. Like encoding/json, it
 // writes each byte that is not valid UTF-8 as U+FFFD and escapes U+2028
 // and U+2029, so the record stays valid JSON (and valid JavaScript).
-func appendJSONString(dst []byte, s string) []byte {
+func appendJSONString(dst []byte, s string) []byte { return AppendJSONString(dst, s) }
+
+// AppendJSONString is appendJSONString for sinks too, for a string or a
+// record already encoded (no conversion, no allocation).
+func AppendJSONString[T string | []byte](dst []byte, s T) []byte {
 	dst = append(dst, '"')
 	dst = appendEscaped(dst, s, true)
 	return append(dst, '"')
@@ -205,7 +209,7 @@ const hex = "0123456789abcdef"
 // characters, U+2028 and U+2029, and (when quote is set) the double quote.
 // Bytes that are not UTF-8 become U+FFFD. Without quote it makes a line of
 // text that no character can break.
-func appendEscaped(dst []byte, s string, quote bool) []byte {
+func appendEscaped[T string | []byte](dst []byte, s T, quote bool) []byte {
 	start := 0
 	for i := 0; i < len(s); {
 		c := s[i]
@@ -231,7 +235,7 @@ func appendEscaped(dst []byte, s string, quote bool) []byte {
 			start = i
 			continue
 		}
-		r, size := utf8.DecodeRuneInString(s[i:])
+		r, size := decodeRune(s[i:])
 		switch {
 		case r == utf8.RuneError && size == 1:
 			dst = append(append(dst, s[start:i]...), `\ufffd`...)
@@ -245,6 +249,16 @@ func appendEscaped(dst []byte, s string, quote bool) []byte {
 		start = i
 	}
 	return append(dst, s[start:]...)
+}
+
+func decodeRune[T string | []byte](s T) (rune, int) {
+	switch v := any(s).(type) {
+	case string:
+		return utf8.DecodeRuneInString(v)
+	case []byte:
+		return utf8.DecodeRune(v)
+	}
+	panic("unreachable")
 }
 
 // activity is what an HTTP method does, by the four verbs most
