@@ -9,8 +9,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -47,7 +45,7 @@ type httpOptions struct {
 	Headers  map[string]string `yaml:"headers"`
 	Username string            `yaml:"username"`
 	Password string            `yaml:"password"`
-	TLS      tlsOptions        `yaml:"tls"`
+	TLS      TLSConfig         `yaml:"tls"`
 	// Compression of request bodies: "" or "none", or "gzip" (every
 	// collector here documents gzip request bodies: Loki's push API, the
 	// Elasticsearch REST layer, Splunk HEC, OTLP/HTTP).
@@ -60,21 +58,6 @@ type httpOptions struct {
 	// trail should not leave through a proxy the environment happens to
 	// set.
 	ProxyFromEnvironment bool `yaml:"proxy_from_environment"`
-}
-
-// tlsOptions configure HTTPS. The zero value verifies the collector
-// against the system's roots.
-type tlsOptions struct {
-	// CAFile is a PEM bundle that replaces the system roots: with it, only
-	// collectors whose certificate chains to these CAs are trusted.
-	CAFile string `yaml:"ca_file"`
-	// CertFile and KeyFile are the client certificate for mutual TLS; both
-	// or neither.
-	CertFile string `yaml:"cert_file"`
-	KeyFile  string `yaml:"key_file"`
-	// InsecureSkipVerify accepts any server certificate. For tests only:
-	// it lets anyone on the path read and forge the audit trail.
-	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
 }
 
 const (
@@ -162,7 +145,7 @@ func newHTTPClient(spec Spec, kind string, o httpOptions, path string) (*httpCli
 	if o.Timeout == 0 {
 		o.Timeout = defaultHTTPTimeout
 	}
-	tlsConf, err := o.TLS.config()
+	tlsConf, err := o.TLS.Config()
 	if err != nil {
 		return nil, err
 	}
@@ -219,31 +202,6 @@ func (c *httpClient) setAuthorization(value, option string) error {
 
 // addSecret marks s as a secret to scrub from collector replies.
 func (c *httpClient) addSecret(s string) { c.secrets = append(c.secrets, s) }
-
-func (t tlsOptions) config() (*tls.Config, error) {
-	conf := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: t.InsecureSkipVerify}
-	if t.CAFile != "" {
-		pem, err := os.ReadFile(t.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("tls: ca_file: %w", err)
-		}
-		conf.RootCAs = x509.NewCertPool()
-		if !conf.RootCAs.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("tls: ca_file: no PEM certificate in %s", t.CAFile)
-		}
-	}
-	if (t.CertFile == "") != (t.KeyFile == "") {
-		return nil, errors.New("tls: cert_file and key_file go together")
-	}
-	if t.CertFile != "" {
-		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("tls: cert_file/key_file: %w", err)
-		}
-		conf.Certificates = []tls.Certificate{cert}
-	}
-	return conf, nil
-}
 
 // SetLogger replaces where the sink reports what is not an error (a
 // collector that dropped some records of an accepted batch, advice on
