@@ -105,13 +105,14 @@ func (s *Store) Close() error {
 
 // insert takes one array per column and inserts a row per element.
 const insert = `INSERT INTO ` + table + ` (id, time, action, area, outcome, severity, actor_id, actor_name,
-	target_type, target_id, target_name, country, ip, ip_inet, description, app, rule, doc)
+	target_type, target_id, target_name, country, ip, ip_inet, description, app, rule, doc, seq)
 SELECT id, time, action, area, outcome, severity, actor_id, actor_name,
-	target_type, target_id, target_name, country, ip, NULLIF(ip_inet, '')::inet, description, app, rule, doc::json
+	target_type, target_id, target_name, country, ip, NULLIF(ip_inet, '')::inet, description, app, rule, doc::json, seq
 FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-	$9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[])
+	$9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[],
+	$19::bigint[])
 	AS u(id, time, action, area, outcome, severity, actor_id, actor_name,
-	target_type, target_id, target_name, country, ip, ip_inet, description, app, rule, doc)
+	target_type, target_id, target_name, country, ip, ip_inet, description, app, rule, doc, seq)
 ON CONFLICT (id) DO NOTHING`
 
 // Insert adds the events in one statement; ids already stored are skipped.
@@ -125,9 +126,10 @@ func (s *Store) Insert(ctx context.Context, events []event.Event) error {
 		cols[i] = make([]string, len(events))
 	}
 	times := make([]time.Time, len(events))
+	seqs := make([]int64, len(events))
 	for i := range events {
 		r := sqlcommon.NewRow(&events[i], nil)
-		times[i] = r.Time
+		times[i], seqs[i] = r.Time, r.Seq
 		var addr string
 		if r.Addr.IsValid() {
 			addr = r.Addr.String()
@@ -137,11 +139,12 @@ func (s *Store) Insert(ctx context.Context, events []event.Event) error {
 			cols[c][i] = v
 		}
 	}
-	args := make([]any, ncol)
+	args := make([]any, ncol, ncol+1)
 	for i := range cols {
 		args[i] = cols[i]
 	}
 	args[1] = times
+	args = append(args, seqs)
 	if _, err := s.pool.Exec(ctx, insert, args...); err != nil {
 		return fmt.Errorf("inserting %d events: %w", len(events), classify(err))
 	}

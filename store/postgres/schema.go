@@ -20,7 +20,6 @@ const searchExpr = `(description || E'\n' || actor_id || E'\n' || actor_name || 
 // (PostgreSQL turns it into a range).
 const schema = `
 CREATE TABLE IF NOT EXISTS ` + table + ` (
-	seq         bigint GENERATED ALWAYS AS IDENTITY,
 	id          text COLLATE "C" PRIMARY KEY,
 	time        timestamptz NOT NULL,
 	action      text COLLATE "C" NOT NULL,
@@ -38,6 +37,7 @@ CREATE TABLE IF NOT EXISTS ` + table + ` (
 	description text NOT NULL,
 	app         text NOT NULL,
 	rule        text NOT NULL,
+	seq         bigint NOT NULL, -- the event's place in its instance's hash chain, 0 when off
 	doc         json NOT NULL
 );
 CREATE INDEX IF NOT EXISTS ` + table + `_time        ON ` + table + ` (time);
@@ -50,6 +50,7 @@ CREATE INDEX IF NOT EXISTS ` + table + `_target_name ON ` + table + ` (target_na
 CREATE INDEX IF NOT EXISTS ` + table + `_outcome     ON ` + table + ` (outcome, time);
 CREATE INDEX IF NOT EXISTS ` + table + `_country     ON ` + table + ` (country, time);
 CREATE INDEX IF NOT EXISTS ` + table + `_ip          ON ` + table + ` (ip_inet);
+CREATE INDEX IF NOT EXISTS ` + table + `_seq         ON ` + table + ` (seq);
 `
 
 // textIndex is the trigram index for Filter.Text, made when the pg_trgm

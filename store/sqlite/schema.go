@@ -8,14 +8,16 @@ const schemaVersion = 1
 // nothing.
 //
 // events holds one row per event: the columns the filters read, and doc,
-// the native JSON, which is what reads return. seq is the rowid made
+// the native JSON, which is what reads return. num is the rowid made
 // explicit, so VACUUM cannot renumber it: the full-text index refers to
-// rows by it. It is the order events were stored in.
+// rows by it. It is the order events were stored in, which is not seq, the
+// event's own place in its instance's hash chain (0 when chaining is off).
 //
 // Indexes: each filter column with time after it, so that "this actor's
 // events, newest first" reads one index range in order and stops at the
 // page's end; ip_bin (16 bytes, IPv4 mapped into IPv6) so that a CIDR is a
-// BETWEEN; id's UNIQUE index is what INSERT OR IGNORE deduplicates on.
+// BETWEEN; seq, to walk a chain in order; id's UNIQUE index is what
+// INSERT OR IGNORE deduplicates on.
 //
 // events_fts is the free-text index: FTS5 with the trigram tokenizer over
 // the searchable columns, so a word matches as a case-insensitive substring
@@ -27,7 +29,7 @@ const schemaVersion = 1
 // row a segment and inserts ~50 times slower as the merges piled up.
 const schema = `
 CREATE TABLE IF NOT EXISTS events (
-	seq         INTEGER PRIMARY KEY,
+	num         INTEGER PRIMARY KEY,
 	id          TEXT    NOT NULL UNIQUE,
 	time        INTEGER NOT NULL, -- unix microseconds
 	action      TEXT    NOT NULL,
@@ -45,6 +47,7 @@ CREATE TABLE IF NOT EXISTS events (
 	description TEXT    NOT NULL,
 	app         TEXT    NOT NULL,
 	rule        TEXT    NOT NULL,
+	seq         INTEGER NOT NULL,
 	doc         TEXT    NOT NULL  -- native JSON, the event as stored
 );
 CREATE INDEX IF NOT EXISTS events_time        ON events (time);
@@ -57,9 +60,10 @@ CREATE INDEX IF NOT EXISTS events_target_name ON events (target_name, time);
 CREATE INDEX IF NOT EXISTS events_outcome     ON events (outcome, time);
 CREATE INDEX IF NOT EXISTS events_country     ON events (country, time);
 CREATE INDEX IF NOT EXISTS events_ip          ON events (ip_bin);
+CREATE INDEX IF NOT EXISTS events_seq         ON events (seq);
 
 CREATE VIRTUAL TABLE IF NOT EXISTS events_fts USING fts5(
 	description, actor_id, actor_name, target_id, target_name,
-	content = 'events', content_rowid = 'seq', tokenize = 'trigram'
+	content = 'events', content_rowid = 'num', tokenize = 'trigram'
 );
 `

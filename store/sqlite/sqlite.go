@@ -216,10 +216,10 @@ func (s *Store) insertTx(ctx context.Context, events []event.Event) error {
 		return err
 	}
 	defer tx.Rollback()
-	// Rows this transaction inserts get seq above the current maximum
+	// Rows this transaction inserts get num above the current maximum
 	// (there is one writer): the text index is given those.
-	var maxSeq int64
-	if err := tx.QueryRowContext(ctx, "SELECT coalesce(max(seq), 0) FROM events").Scan(&maxSeq); err != nil {
+	var maxNum int64
+	if err := tx.QueryRowContext(ctx, "SELECT coalesce(max(num), 0) FROM events").Scan(&maxNum); err != nil {
 		return err
 	}
 	many, one := tx.StmtContext(ctx, s.insertMany), tx.StmtContext(ctx, s.insertOne)
@@ -242,7 +242,7 @@ func (s *Store) insertTx(ctx context.Context, events []event.Event) error {
 			}
 			args = append(args, r.ID, r.Time.UnixMicro(), r.Action, r.Area, r.Outcome, r.Severity,
 				r.ActorID, r.ActorName, r.TargetType, r.TargetID, r.TargetName,
-				r.Country, r.IP, addr, r.Description, r.App, r.Rule, string(r.Doc))
+				r.Country, r.IP, addr, r.Description, r.App, r.Rule, r.Seq, string(r.Doc))
 		}
 		if _, err := stmt.ExecContext(ctx, args...); err != nil {
 			if n == 1 {
@@ -253,21 +253,21 @@ func (s *Store) insertTx(ctx context.Context, events []event.Event) error {
 		i += n
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO events_fts (rowid, `+ftsColumns+`)
-		SELECT seq, `+ftsColumns+` FROM events WHERE seq > ?`, maxSeq); err != nil {
+		SELECT num, `+ftsColumns+` FROM events WHERE num > ?`, maxNum); err != nil {
 		return fmt.Errorf("indexing text: %w", err)
 	}
 	return tx.Commit()
 }
 
 // insertColumns are the columns insertSQL fills.
-const insertColumns = 18
+const insertColumns = 19
 
 // insertSQL is the INSERT of n rows.
 func insertSQL(n int) string {
 	row := "(?" + strings.Repeat(", ?", insertColumns-1) + ")"
 	return `INSERT OR IGNORE INTO events
 		(id, time, action, area, outcome, severity, actor_id, actor_name, target_type, target_id, target_name,
-		 country, ip, ip_bin, description, app, rule, doc)
+		 country, ip, ip_bin, description, app, rule, seq, doc)
 		VALUES ` + row + strings.Repeat(", "+row, n-1)
 }
 
@@ -324,11 +324,11 @@ func (s *Store) where(ctx context.Context, f store.Filter) (*sqlcommon.Where, er
 		// For many (a word like "invoice" in a tenth of a million
 		// events), fetching them all costs far more than walking an index
 		// newest first (time's, or another condition's) and testing each
-		// row against the set of matches; "+seq" keeps SQLite from
+		// row against the set of matches; "+num" keeps SQLite from
 		// choosing the fetch.
-		col := "seq"
+		col := "num"
 		if common {
-			col = "+seq"
+			col = "+num"
 		}
 		w.Add(col+" IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?)", match)
 	}
@@ -527,10 +527,10 @@ func (s *Store) purgeChunk(ctx context.Context, t int64) (int64, error) {
 	}
 	defer tx.Rollback()
 	// The same rows twice: the writer is alone in its transaction.
-	const chunk = "seq IN (SELECT seq FROM events WHERE time < ? ORDER BY time, seq LIMIT ?)"
+	const chunk = "num IN (SELECT num FROM events WHERE time < ? ORDER BY time, num LIMIT ?)"
 	// An external-content index forgets a row when told its old values.
 	if _, err := tx.ExecContext(ctx, `INSERT INTO events_fts (events_fts, rowid, `+ftsColumns+`)
-		SELECT 'delete', seq, `+ftsColumns+` FROM events WHERE `+chunk, t, purgeChunk); err != nil {
+		SELECT 'delete', num, `+ftsColumns+` FROM events WHERE `+chunk, t, purgeChunk); err != nil {
 		return 0, fmt.Errorf("unindexing text: %w", err)
 	}
 	res, err := tx.ExecContext(ctx, "DELETE FROM events WHERE "+chunk, t, purgeChunk)

@@ -85,6 +85,7 @@ func Fixture(n int) []event.Event {
 			HTTP:        event.HTTP{Method: "POST", Path: "/x", Status: 200},
 			Rule:        "r" + fmt.Sprint(i%3),
 			App:         "app",
+			Seq:         int64(i + 1),
 		}
 	}
 	// Stored in an order that is neither time nor id order.

@@ -115,6 +115,7 @@ func testRoundTrip(t *testing.T, s store.Store) {
 	odd.ID = "odd-\u00e9-\xff"
 	odd.Description = "nul\x00 and \xff\xfe, line\nbreak, <html> & \"quotes\" \u2028"
 	odd.Actor.Name = "x\x00y"
+	odd.Seq, odd.PrevHash, odd.Hash = 42, "sha256:prev", "sha256:this"
 	odd.Changes = event.Changes{{Field: "z", To: []byte(`"\u0000"`)}, {Field: "a", From: []byte(`1`)}}
 	insert(t, s, []event.Event{full, minimal, odd})
 	for _, want := range []event.Event{full, minimal, odd} {

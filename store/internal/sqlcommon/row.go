@@ -19,6 +19,7 @@ type Row struct {
 	ActorID, ActorName                  string
 	TargetType, TargetID, TargetName    string
 	Country, IP, Description, App, Rule string
+	Seq                                 int64
 	Time                                time.Time  // truncated to the microsecond, UTC
 	Addr                                netip.Addr // Source.IP parsed and unmapped; invalid when it does not parse
 	Doc                                 []byte
@@ -60,6 +61,7 @@ func NewRow(ev *event.Event, buf []byte) Row {
 		Description: Clean(ev.Description),
 		App:         Clean(ev.App),
 		Rule:        Clean(ev.Rule),
+		Seq:         ev.Seq,
 		Doc:         native.Append(buf, ev),
 	}
 	if a, err := netip.ParseAddr(ev.Source.IP); err == nil {
