@@ -29,9 +29,10 @@ type Queue interface {
 	// does not keep it reports as lost itself (to Losses), error or not:
 	// the caller must not count them again.
 	Enqueue(events []event.Event) error
-	// EnqueueDurable returns once the events are durably in the local
-	// log, or an error (a memory buffer cannot).
-	EnqueueDurable(ctx context.Context, events []event.Event) error
+	// StartDurable queues events and returns a wait that returns once
+	// they are durably in the local log; an error when it cannot (a memory
+	// buffer).
+	StartDurable(ctx context.Context, events []event.Event) (wait func(context.Context) error, err error)
 	Close(ctx context.Context) error
 }
 
@@ -234,20 +235,31 @@ func (p *Pipeline) Commit(x *event.Exchange) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), p.commitTTL)
 	defer cancel()
-	// Held through the durable hand-over too, so the chain's order is the
-	// order in every output; critical requests are few.
+	// Sealing and queueing happen under writeMu, so the chain's order is
+	// the order in every output; the wait for the disk happens after it,
+	// so a critical request never holds up the others.
 	p.writeMu.Lock()
-	defer p.writeMu.Unlock()
 	p.seal(evs)
-	durable := 0
+	var waits []func(context.Context) error
+	var names []string
 	var firstErr error
 	for _, o := range p.outputs {
 		if !o.Durable {
 			p.enqueue(o, evs)
 			continue
 		}
-		if err := o.Queue.EnqueueDurable(ctx, evs); err != nil {
+		wait, err := o.Queue.StartDurable(ctx, evs)
+		if err != nil {
 			firstErr = cmpErr(firstErr, fmt.Errorf("output %q: %w", o.Name, err))
+			continue
+		}
+		waits, names = append(waits, wait), append(names, o.Name)
+	}
+	p.writeMu.Unlock()
+	durable := 0
+	for i, wait := range waits {
+		if err := wait(ctx); err != nil {
+			firstErr = cmpErr(firstErr, fmt.Errorf("output %q: %w", names[i], err))
 			continue
 		}
 		durable++

@@ -54,15 +54,19 @@ func (q *fakeQueue) Enqueue(evs []event.Event) error {
 	return nil
 }
 
-func (q *fakeQueue) EnqueueDurable(_ context.Context, evs []event.Event) error {
-	if q.durableErr != nil {
-		return q.durableErr
-	}
+func (q *fakeQueue) StartDurable(_ context.Context, evs []event.Event) (func(context.Context) error, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	q.durable += len(evs)
 	q.events = append(q.events, evs...)
-	return nil
+	return func(context.Context) error {
+		if q.durableErr != nil {
+			return q.durableErr
+		}
+		q.mu.Lock()
+		defer q.mu.Unlock()
+		q.durable += len(evs)
+		return nil
+	}, nil
 }
 
 func (q *fakeQueue) Close(context.Context) error { return nil }

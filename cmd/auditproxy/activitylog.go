@@ -105,15 +105,20 @@ func startActivityLog(ctx context.Context, c *activityLogConfig, adm *admin.Serv
 
 	rctx, stopRetention := context.WithCancel(ctx)
 	if c.Retention > 0 {
-		go store.RunRetention(rctx, st, c.Retention, time.Hour, func(n int64, before time.Time) {
-			pipe.Record(event.Event{
-				Action:      "auditlog.purged",
-				Description: fmt.Sprintf("retention purged %d events older than %s", n, before.UTC().Format(event.TimeFormat)),
-				Area:        "auditproxy", Severity: event.SeverityNotice, Outcome: event.OutcomeSuccess,
-				Actor:  event.Actor{Type: "service", Name: "auditproxy"},
-				Target: event.Target{Type: "auditlog"}, Rule: "auditproxy",
+		go func() {
+			err := store.RunRetention(rctx, st, c.Retention, time.Hour, func(n int64, before time.Time) {
+				pipe.Record(event.Event{
+					Action:      "auditlog.purged",
+					Description: fmt.Sprintf("retention purged %d events older than %s", n, before.UTC().Format(event.TimeFormat)),
+					Area:        "auditproxy", Severity: event.SeverityNotice, Outcome: event.OutcomeSuccess,
+					Actor:  event.Actor{Type: "service", Name: "auditproxy"},
+					Target: event.Target{Type: "auditlog"}, Rule: "auditproxy",
+				})
 			})
-		})
+			if err != nil && rctx.Err() == nil {
+				log.Error().Err(err).Msg("activity log: retention stopped; old events are no longer purged")
+			}
+		}()
 	}
 	log.Info().Str("engine", engine).Msg("activity log: /ui/ and /api/v1/ on the admin listener")
 	return func() { stopRetention(); st.Close() }, nil

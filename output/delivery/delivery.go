@@ -311,14 +311,51 @@ func (q *Queue) EnqueueDurable(ctx context.Context, events []event.Event) error 
 	if len(events) == 0 {
 		return nil
 	}
+	wait, err := q.StartDurable(ctx, events)
+	if err != nil {
+		return err
+	}
+	return wait(ctx)
+}
+
+// StartDurable is EnqueueDurable in two steps: it queues the events (in
+// the order of the calls) and returns a wait that returns once they are
+// durably on disk. A caller that must keep several queues in one order
+// holds its lock for StartDurable only, not for the disk.
+func (q *Queue) StartDurable(ctx context.Context, events []event.Event) (wait func(context.Context) error, err error) {
+	if q.disk == nil {
+		return nil, fmt.Errorf("queueing events for output %q: %w", q.name, ErrNotDurable)
+	}
+	if len(events) == 0 {
+		return func(context.Context) error { return nil }, nil
+	}
 	in := q.prepare(events)
 	defer in.release()
-	return q.put(ctx, in, true)
+	seq, err := q.putNoWait(ctx, in, true)
+	if err != nil {
+		return nil, err
+	}
+	return func(ctx context.Context) error {
+		if seq < 0 {
+			return nil
+		}
+		return q.waitSynced(ctx, seq)
+	}, nil
 }
 
 // put adds in's events under the when_full policy; durable callers (see
 // EnqueueDurable) get their events kept or an error, never a drop.
 func (q *Queue) put(ctx context.Context, in *incoming, durable bool) error {
+	seq, err := q.putNoWait(ctx, in, durable)
+	if err != nil || seq < 0 {
+		return err
+	}
+	return q.waitSynced(ctx, seq)
+}
+
+// putNoWait adds the events and returns the disk position to wait for
+// before they count as durable (-1: no wait needed).
+func (q *Queue) putNoWait(ctx context.Context, in *incoming, durable bool) (int64, error) {
 	n := len(in.events)
 	i := 0 // in.events[:i] are added or dropped
 	q.mu.Lock()
@@ -328,7 +365,7 @@ func (q *Queue) put(ctx context.Context, in *incoming, durable bool) error {
 				q.lose(n-i, spanOf(in.events[i:]), ReasonClosed)
 			}
 			q.unlock()
-			return fmt.Errorf("queueing %d events for output %q: %w", n-i, q.name, ErrClosed)
+			return -1, fmt.Errorf("queueing %d events for output %q: %w", n-i, q.name, ErrClosed)
 		}
 		if q.st.cost(in, i, n) > q.st.free() {
 			var err error
@@ -372,7 +409,7 @@ func (q *Queue) put(ctx context.Context, in *incoming, durable bool) error {
 					case <-room:
 					case <-q.closing:
 					case <-ctx.Done():
-						return fmt.Errorf("queueing %d events for output %q: waiting for room: %w", n-i, q.name, ctx.Err())
+						return -1, fmt.Errorf("queueing %d events for output %q: waiting for room: %w", n-i, q.name, ctx.Err())
 					}
 					q.mu.Lock()
 				}
@@ -380,7 +417,7 @@ func (q *Queue) put(ctx context.Context, in *incoming, durable bool) error {
 			if err != nil {
 				q.signalWake()
 				q.unlock()
-				return fmt.Errorf("queueing %d events for output %q: %w", n-i, q.name, err)
+				return -1, fmt.Errorf("queueing %d events for output %q: %w", n-i, q.name, err)
 			}
 			continue
 		}
@@ -388,7 +425,7 @@ func (q *Queue) put(ctx context.Context, in *incoming, durable bool) error {
 		if i, err = q.add(in, i, n, durable); err != nil {
 			q.signalWake()
 			q.unlock()
-			return fmt.Errorf("queueing %d events for output %q: %w", n-i, q.name, err)
+			return -1, fmt.Errorf("queueing %d events for output %q: %w", n-i, q.name, err)
 		}
 	}
 	q.signalWake()
@@ -397,10 +434,7 @@ func (q *Queue) put(ctx context.Context, in *incoming, durable bool) error {
 		seq = q.disk.written
 	}
 	q.unlock()
-	if seq >= 0 {
-		return q.waitSynced(ctx, seq)
-	}
-	return nil
+	return seq, nil
 }
 
 // add appends in.events[i:j] and returns where it stopped. After a write
