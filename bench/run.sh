@@ -2,9 +2,10 @@
 # bench/run.sh: throughput and latency of auditproxy against nginx, Caddy and
 # the bare upstream, on loopback, with wrk. See docs/BENCHMARKS.md.
 #
-#   bench/run.sh                        # from anywhere in the repository
-#   ROUNDS=3 DURATION=6 WARMUP=2 bench/run.sh   # the defaults: about 2 minutes of load
-#   QUIET_WAIT=60 bench/run.sh          # shared machine: wait up to 60 s for quiet before each run
+#   bench/run.sh                                # from anywhere; the defaults:
+#   ROUNDS=3 DURATION=6 WARMUP=2 bench/run.sh   # about 2 minutes of load
+#   QUIET_WAIT=120 bench/run.sh                 # shared machine: wait up to 120 s
+#                                               # for quiet before each run
 #
 # Every target is the same tiny Go upstream (bench/upstream), reached:
 #   direct           wrk -> upstream
@@ -17,6 +18,10 @@
 # (bench/post.lua). With two or more CPUs, wrk runs alone on one and every
 # server (proxy and upstream, GOMAXPROCS=1 for the Go ones) on another.
 #
+# Each run also measures the CPU time of the target's processes per request
+# and the CPU used meanwhile by any other process ("other CPU": 0 when the
+# machine is quiet; more means the numbers are disturbed).
+#
 # After the runs it stops auditproxy-on (which writes out every queued event)
 # and holds its events file against what the upstream answered: one event
 # per write the app answered, none dropped.
@@ -27,7 +32,7 @@
 # check failed. Missing the throughput target is reported, not an error.
 set -euo pipefail
 
-ROUNDS=${ROUNDS:-3}            # passes over all targets, in turn; medians are reported
+ROUNDS=${ROUNDS:-3}            # passes over all targets, in turn; each target's fastest is reported
 DURATION=${DURATION:-6}        # seconds measured per target and round
 WARMUP=${WARMUP:-2}            # seconds of unmeasured load before each measured run
 QUIET_WAIT=${QUIET_WAIT:-0}    # on a shared machine: seconds to wait for quiet before each run
@@ -36,7 +41,8 @@ TARGET_ON_OFF=0.85             # the issue's target: auditing costs at most 15%
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/.." && pwd)
-out=${OUT:-$root/bench/out}
+out=${OUT:-$root/bench/out} # where the report is saved
+[[ $out == /* ]] || out=$PWD/$out
 
 say() { printf '%s\n' "$*"; }
 die() {
@@ -166,7 +172,7 @@ wait_ready() {
 	for _ in $(seq 150); do
 		if ! kill -0 "$pid" 2>/dev/null; then
 			tail -n 20 "$tmp/$name.log" >&2 || true
-			die "$name exited during startup (log above, from $tmp/$name.log)"
+			die "$name exited during startup (the end of its log is above)"
 		fi
 		resp=$(http_get "$port" /items/ready)
 		if [[ $resp == "HTTP/1."?" 200"* ]]; then
@@ -175,7 +181,7 @@ wait_ready() {
 		sleep 0.1
 	done
 	tail -n 20 "$tmp/$name.log" >&2 || true
-	die "$name did not answer 200 on 127.0.0.1:$port within 15 s (log above)"
+	die "$name did not answer 200 on 127.0.0.1:$port within 15 s (the end of its log is above)"
 }
 
 # stop NAME: SIGTERM and wait for it to exit (auditproxy then writes out
@@ -226,6 +232,10 @@ chmod 755 "$tmp" # nginx workers may run as another user; they only need to trav
 say "building bench/upstream and cmd/auditproxy"
 (cd "$root" && go build -o "$tmp/upstream" ./bench/upstream) || die "building bench/upstream failed"
 (cd "$root" && go build -o "$tmp/auditproxy" ./cmd/auditproxy) || die "building cmd/auditproxy failed"
+
+# Servers start in the temp dir, so that whatever they write by default
+# (auditproxy's data dir, for one) goes away with it.
+cd "$tmp"
 
 mapfile -t cpus < <(cpus_allowed)
 if [[ ${#cpus[@]} -ge 2 ]] && command -v taskset >/dev/null; then
@@ -344,10 +354,10 @@ else
 fi
 
 start auditproxy-off "$tmp/auditproxy" run --listen "127.0.0.1:$port_off" --upstream "http://$up" \
-	--rules "$tmp/rules-off.yaml" --output "file:$tmp/events-off.jsonl"
+	--rules "$tmp/rules-off.yaml" --output "file:$tmp/events-off.jsonl" --data-dir "$tmp/data-off"
 wait_ready auditproxy-off "$port_off"
 start auditproxy-on "$tmp/auditproxy" run --listen "127.0.0.1:$port_on" --upstream "http://$up" \
-	--rules "$tmp/rules-on.yaml" --output "file:$tmp/events-on.jsonl"
+	--rules "$tmp/rules-on.yaml" --output "file:$tmp/events-on.jsonl" --data-dir "$tmp/data-on"
 wait_ready auditproxy-on "$port_on"
 targets+=(auditproxy-off auditproxy-on)
 
