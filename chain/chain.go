@@ -6,13 +6,15 @@
 package chain
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 
 	"github.com/auditproxy/auditproxy/event"
@@ -35,32 +37,58 @@ func Hash(ev *event.Event) string {
 // number.
 type Chain struct {
 	mu    sync.Mutex
-	path  string // "" keeps the state in memory only
+	f     *os.File // the state file, kept open; nil keeps the state in memory only
 	state state
+	buf   []byte
 }
+
+// stateSize is the fixed size the state is written at, always at offset
+// 0 of the file: one small write per batch, no rename. A write this small
+// lands whole on every file system auditproxy runs on; the trailing
+// padding means a shorter state never leaves stale bytes behind.
+const stateSize = 128
 
 type state struct {
 	Seq  int64  `json:"seq"`
 	Hash string `json:"hash"`
 }
 
-// Open reads the state at path (a missing file starts a new chain).
+// Open reads the state at path (a missing or empty file starts a new
+// chain) and keeps the file open for the saves; "" keeps the state in
+// memory only.
 func Open(path string) (*Chain, error) {
-	c := &Chain{path: path}
+	c := &Chain{}
 	if path == "" {
 		return c, nil
 	}
-	data, err := os.ReadFile(path)
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-		return c, nil
-	case err != nil:
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("opening chain state: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("opening chain state: %w", err)
+	}
+	data, err := io.ReadAll(f)
+	if err != nil {
+		f.Close()
 		return nil, fmt.Errorf("reading chain state: %w", err)
 	}
-	if err := json.Unmarshal(data, &c.state); err != nil {
-		return nil, fmt.Errorf("reading chain state %s: %w (move it aside to start a new chain; Verify will show the break)", path, err)
+	if trimmed := bytes.TrimSpace(data); len(trimmed) > 0 {
+		if err := json.Unmarshal(trimmed, &c.state); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("reading chain state %s: %w (move it aside to start a new chain; verify will show the break)", path, err)
+		}
 	}
+	c.f = f
 	return c, nil
+}
+
+// Close closes the state file.
+func (c *Chain) Close() error {
+	if c.f == nil {
+		return nil
+	}
+	return c.f.Close()
 }
 
 // Seal numbers and links evs in order, and saves the state. The caller
@@ -85,18 +113,20 @@ func (c *Chain) Seal(evs []event.Event) error {
 }
 
 func (c *Chain) save(s state) error {
-	if c.path == "" {
+	if c.f == nil {
 		return nil
 	}
-	data, _ := json.Marshal(s)
-	tmp := c.path + ".tmp"
-	if err := os.MkdirAll(filepath.Dir(c.path), 0o700); err != nil {
-		return fmt.Errorf("saving chain state: %w", err)
+	b := append(c.buf[:0], `{"seq":`...)
+	b = strconv.AppendInt(b, s.Seq, 10)
+	b = append(b, `,"hash":"`...)
+	b = append(b, s.Hash...)
+	b = append(b, `"}`...)
+	for len(b) < stateSize-1 {
+		b = append(b, ' ')
 	}
-	if err := os.WriteFile(tmp, data, 0o600); err != nil {
-		return fmt.Errorf("saving chain state: %w", err)
-	}
-	if err := os.Rename(tmp, c.path); err != nil {
+	b = append(b, '\n')
+	c.buf = b
+	if _, err := c.f.WriteAt(b, 0); err != nil {
 		return fmt.Errorf("saving chain state: %w", err)
 	}
 	return nil

@@ -135,6 +135,7 @@ func serve(ctx context.Context, ln net.Listener, cfg config, set *rules.Set, bin
 		}
 		return err
 	}
+	defer ch.Close()
 	metrics := admin.NewMetrics()
 	pcfg := pipeline.Config{Rules: set, Enricher: enricher, Outputs: outs, Losses: losses, Chain: ch, Metrics: metrics, Logger: log, QueueSize: cfg.QueueSize}
 	for _, o := range opts {
