@@ -24,10 +24,26 @@ import (
 // Hash returns the hash of ev's canonical form: SHA-256 of its native JSON
 // line with Hash left out, hex-encoded.
 func Hash(ev *event.Event) string {
+	h, _ := hashLine(ev)
+	return h
+}
+
+// hashLine returns ev's hash and its native JSON line with that hash in
+// it, encoding the event once for both.
+func hashLine(ev *event.Event) (string, []byte) {
 	e := *ev
-	e.Hash = ""
-	sum := sha256.Sum256(format.AppendJSON(nil, &e))
-	return hex.EncodeToString(sum[:])
+	e.Hash, e.Line = "", nil
+	line := format.AppendJSON(nil, &e)
+	sum := sha256.Sum256(line)
+	h := hex.EncodeToString(sum[:])
+	// The hash is the native encoding's last field: put it before the
+	// closing brace of the line it covers.
+	full := make([]byte, 0, len(line)+len(h)+12)
+	full = append(full, line[:len(line)-2]...) // without "}\n"
+	full = append(full, `,"hash":"`...)
+	full = append(full, h...)
+	full = append(full, "\"}\n"...)
+	return h, full
 }
 
 // Chain hands out sequence numbers and links. Its state (the last seq and
@@ -102,7 +118,7 @@ func (c *Chain) Seal(evs []event.Event) error {
 		ev := &evs[i]
 		next.Seq++
 		ev.Seq, ev.PrevHash = next.Seq, next.Hash
-		ev.Hash = Hash(ev)
+		ev.Hash, ev.Line = hashLine(ev)
 		next.Hash = ev.Hash
 	}
 	if err := c.save(next); err != nil {

@@ -106,3 +106,24 @@ func TestChainSurvivesRestarts(t *testing.T) {
 		t.Error("a directory as state file was accepted")
 	}
 }
+
+// TestSealedLineIsTheEncoding: the line sealing keeps for reuse is exactly
+// what encoding the sealed event gives, hash included.
+func TestSealedLineIsTheEncoding(t *testing.T) {
+	c, _ := Open("")
+	evs := []event.Event{eventtest.Full(), eventtest.Minimal()}
+	if err := c.Seal(evs); err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range evs {
+		cached := string(ev.Line)
+		ev.Line = nil
+		fresh := string(format.AppendJSON(nil, &ev))
+		if cached != fresh {
+			t.Errorf("cached line differs from a fresh encoding:\n%s\n%s", cached, fresh)
+		}
+		if Hash(&ev) != ev.Hash {
+			t.Errorf("hash of the sealed event does not verify")
+		}
+	}
+}

@@ -68,6 +68,12 @@ type Event struct {
 	Seq      int64  `json:"seq,omitempty"`
 	PrevHash string `json:"prev_hash,omitempty"`
 	Hash     string `json:"hash,omitempty"`
+
+	// Line is the event's native JSON line, when it was already encoded
+	// (sealing the chain encodes it): encoders of the native format reuse
+	// it instead of encoding again. Whoever changes a field after that must
+	// set Line to nil. Never part of the JSON itself.
+	Line []byte `json:"-"`
 }
 
 // Actor is who did it. All fields are empty when no extraction found an actor.

@@ -384,7 +384,7 @@ func (p *Pipeline) seal(evs []event.Event) {
 	if err := p.chain.Seal(evs); err != nil {
 		p.log.Error().Err(err).Int("events", len(evs)).Msg("hash chain: events written without it")
 		for i := range evs {
-			evs[i].Seq, evs[i].PrevHash, evs[i].Hash = 0, "", ""
+			evs[i].Seq, evs[i].PrevHash, evs[i].Hash, evs[i].Line = 0, "", "", nil
 		}
 	}
 }

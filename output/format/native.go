@@ -15,6 +15,9 @@ import (
 // optional fields left out) ending in a newline, and returns the extended
 // buffer. Every sink writes the native format through it.
 func AppendJSON(dst []byte, ev *event.Event) []byte {
+	if ev.Line != nil {
+		return append(dst, ev.Line...)
+	}
 	w := &lineWriter{buf: dst}
 	logger := zerolog.New(w)
 	line := logger.Log()
