@@ -129,8 +129,9 @@ func multipartFields(data []byte, boundary string) (url.Values, error) {
 
 // field is one flattened body field and its JSON value.
 type field struct {
-	name string
-	raw  []byte
+	name      string
+	raw       []byte
+	sensitive bool // the name marks a secret
 }
 
 // flatten lists every field of the body: nested JSON objects become dotted
@@ -152,7 +153,7 @@ func (p *parsedBody) flatten() []field {
 		slices.Sort(names)
 		for _, n := range names {
 			if vs := p.form[n]; len(vs) > 0 {
-				out = append(out, field{n, stringValue(vs[0]).json()})
+				out = append(out, field{name: n, raw: stringValue(vs[0]).json()})
 			}
 		}
 	}
@@ -168,7 +169,7 @@ func flattenJSON(prefix string, obj gjson.Result, out *[]field) {
 		if v.IsObject() && len(v.Map()) > 0 {
 			flattenJSON(name, v, out)
 		} else {
-			*out = append(*out, field{name, []byte(v.Raw)})
+			*out = append(*out, field{name: name, raw: []byte(v.Raw)})
 		}
 		return true
 	})

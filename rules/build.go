@@ -40,7 +40,7 @@ func (b *builder) source(s *source) value {
 		return v
 	}
 	red := &b.set.redact
-	if red.sensitive(s.leafName()) || (s.kind == srcJWT && red.sensitive(s.key)) {
+	if s.sensitive {
 		return stringValue(event.Filtered)
 	}
 	if v.raw != nil && (v.raw[0] == '{' || v.raw[0] == '[') {
@@ -284,10 +284,13 @@ func (b *builder) changes() {
 	var fields []field
 	if r.changes.all {
 		fields = body.flatten()
+		for i := range fields {
+			fields[i].sensitive = b.set.redact.sensitive(fields[i].name)
+		}
 	} else {
-		for _, name := range r.changes.fields {
+		for i, name := range r.changes.fields {
 			if v := body.get(name); v.ok {
-				fields = append(fields, field{name, v.json()})
+				fields = append(fields, field{name: name, raw: v.json(), sensitive: r.changes.sensitive[i]})
 			}
 		}
 	}
@@ -311,7 +314,7 @@ func (b *builder) changes() {
 				c.From = json.RawMessage("null") // the field did not exist before
 			}
 		}
-		if red.sensitive(f.name) {
+		if f.sensitive {
 			c.To = filteredJSON
 			if c.From != nil && string(c.From) != "null" { // "did not exist" is no secret
 				c.From = filteredJSON

@@ -44,6 +44,7 @@ func Parse(file string, data []byte, opts ...Option) (*Set, error) {
 	set := l.file1(doc.Content[0])
 	if set != nil && len(l.errs) == 0 {
 		l.warns = append(l.warns, shadowed(set)...)
+		set.markSensitive()
 	}
 	sortByPosition(l.errs)
 	sortByPosition(l.warns)

@@ -191,3 +191,47 @@ func (r redactor) write(b *bytes.Buffer, res gjson.Result) {
 		b.WriteString(res.Raw)
 	}
 }
+
+// markSensitive decides, once at load, which of the set's sources are
+// secrets by name (request.body.password, header.Authorization,
+// jwt.api_key): the redactor is not consulted again for every value.
+func (s *Set) markSensitive() {
+	mark := func(src *source) {
+		src.sensitive = s.redact.sensitive(src.leafName()) || (src.kind == srcJWT && s.redact.sensitive(src.key))
+	}
+	var markExpr func(e *expr)
+	markTemplate := func(t *template) {
+		if t == nil {
+			return
+		}
+		for i := range t.parts {
+			if t.parts[i].src != nil {
+				mark(t.parts[i].src)
+			}
+		}
+	}
+	markExpr = func(e *expr) {
+		if e.src != nil {
+			mark(e.src)
+		}
+		markTemplate(e.tmpl)
+		for i := range e.alts {
+			markExpr(&e.alts[i])
+		}
+	}
+	markParty := func(p *party) { markExpr(&p.id); markExpr(&p.name); markExpr(&p.typ) }
+	markParty(&s.defaultActor)
+	for _, r := range s.rules {
+		markParty(&r.actor)
+		markParty(&r.target)
+		markTemplate(r.description)
+		r.changes.sensitive = make([]bool, len(r.changes.fields))
+		for i, f := range r.changes.fields {
+			r.changes.sensitive[i] = s.redact.sensitive(f)
+		}
+		for i := range r.bind {
+			markExpr(&r.bind[i].id)
+			markExpr(&r.bind[i].name)
+		}
+	}
+}

@@ -96,9 +96,10 @@ func (e expr) String() string {
 // changeSpec says which request body fields are changes: a list of fields,
 // or all of them (nested objects flattened to dotted names) but some.
 type changeSpec struct {
-	fields  []string
-	all     bool
-	exclude []string
+	fields    []string
+	sensitive []bool // fields[i] is a secret by name (markSensitive)
+	all       bool
+	exclude   []string
 }
 
 func (c changeSpec) set() bool { return len(c.fields) > 0 || c.all }

@@ -57,6 +57,9 @@ type source struct {
 	kind sourceKind
 	key  string // the part after the prefix: a param, header, cookie or claim name, or a gjson path
 	text string // as written, for messages
+	// sensitive: its values are always [FILTERED]. Decided once, when the
+	// set is loaded (markSensitive), not for every value.
+	sensitive bool
 }
 
 // parseSource reads s as a source. ok is false when s does not look like a
