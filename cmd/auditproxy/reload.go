@@ -24,25 +24,35 @@ const reloadDebounce = 250 * time.Millisecond
 // it in atomically; requests in flight finish under the rules they started
 // with. A file with errors is reported, every error as FILE:LINE:COL, and
 // the rules in force keep running.
+//
+// The watch is in place when watchRules returns (a change right after
+// startup is not missed); the watching runs in its own goroutine.
 func watchRules(ctx context.Context, path string, load func(string) (*rules.Set, error), apply func(*rules.Set), log zerolog.Logger) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
 
 	// Watch the directory, not the file: editors and config managers
 	// replace files by renaming a new one over them, which ends a watch on
 	// the old inode.
 	var fsEvents <-chan fsnotify.Event
-	if w, err := fsnotify.NewWatcher(); err != nil {
+	w, err := fsnotify.NewWatcher()
+	if err != nil {
+		log.Warn().Err(err).Msg("cannot watch the rules file; reload with SIGHUP")
+	} else if err := w.Add(filepath.Dir(path)); err != nil {
 		log.Warn().Err(err).Msg("cannot watch the rules file; reload with SIGHUP")
 	} else {
-		defer w.Close()
-		if err := w.Add(filepath.Dir(path)); err != nil {
-			log.Warn().Err(err).Msg("cannot watch the rules file; reload with SIGHUP")
-		} else {
-			fsEvents = w.Events
-		}
+		fsEvents = w.Events
 	}
+	go func() {
+		defer signal.Stop(hup)
+		if w != nil {
+			defer w.Close()
+		}
+		watchLoop(ctx, path, hup, fsEvents, load, apply, log)
+	}()
+}
+
+func watchLoop(ctx context.Context, path string, hup <-chan os.Signal, fsEvents <-chan fsnotify.Event, load func(string) (*rules.Set, error), apply func(*rules.Set), log zerolog.Logger) {
 	abs, _ := filepath.Abs(path)
 
 	var debounce <-chan time.Time

@@ -174,7 +174,7 @@ func serve(ctx context.Context, ln net.Listener, cfg config, set *rules.Set, bin
 			metrics.RulesReloaded(err == nil)
 			return set, err
 		}
-		go watchRules(watchCtx, cfg.Rules, load, pipe.SetRules, log)
+		watchRules(watchCtx, cfg.Rules, load, pipe.SetRules, log)
 	}
 	tlsConfig, err := cfg.tlsConfig()
 	if err != nil {
