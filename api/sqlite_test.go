@@ -56,7 +56,7 @@ func TestMatchesIsTheStoreFilter(t *testing.T) {
 				t.Fatalf("%s: %v", query, err)
 			}
 			for i := range evs {
-				if got, want := matches(&q.filter, &evs[i]), storetest.Match(q.filter, &evs[i]); got != want {
+				if got, want := q.filter.Match(&evs[i]), storetest.Match(q.filter, &evs[i]); got != want {
 					t.Errorf("%s as %s: event %s matches %v, want %v", query, c.name, evs[i].ID, got, want)
 				}
 			}

@@ -3,13 +3,8 @@ package api
 import (
 	"fmt"
 	"net/http"
-	"net/netip"
-	"slices"
 	"strings"
 	"time"
-
-	"github.com/auditproxy/auditproxy/event"
-	"github.com/auditproxy/auditproxy/store"
 )
 
 // stream answers GET /api/v1/events/stream: live events matching the
@@ -65,7 +60,7 @@ func (a *API) stream(w http.ResponseWriter, r *http.Request, c caller) {
 			if !ok {
 				return
 			}
-			if !matches(&q.filter, &ev) {
+			if !q.filter.Match(&ev) {
 				continue
 			}
 			// The native JSON is one line (line breaks in change values are
@@ -84,50 +79,3 @@ func (a *API) stream(w http.ResponseWriter, r *http.Request, c caller) {
 
 // lineBreaks are removed from the SSE id: one would end the field early.
 var lineBreaks = strings.NewReplacer("\n", "", "\r", "")
-
-// matches says whether ev passes f, with the store's semantics (written
-// out in store/storetest.Match): set fields combine with AND, list values
-// with OR, times count in whole microseconds, and every word of Text must
-// appear, case-insensitively, in the description or the actor's or
-// target's id or name. Live events are checked here because they never
-// pass through a query.
-func matches(f *store.Filter, ev *event.Event) bool {
-	isActor := func(who string) bool { return ev.Actor.ID == who || ev.Actor.Name == who }
-	t := ev.Time.Truncate(time.Microsecond)
-	switch {
-	case f.OwnActor != "" && !isActor(f.OwnActor),
-		f.Actor != "" && !isActor(f.Actor),
-		len(f.Actions) > 0 && !slices.Contains(f.Actions, ev.Action),
-		len(f.Areas) > 0 && !slices.Contains(f.Areas, ev.Area),
-		f.Target.Type != "" && f.Target.Type != ev.Target.Type,
-		f.Target.ID != "" && f.Target.ID != ev.Target.ID,
-		f.Target.Name != "" && f.Target.Name != ev.Target.Name,
-		f.Outcome != "" && f.Outcome != string(ev.Outcome),
-		f.Country != "" && f.Country != ev.Source.Country,
-		!f.From.IsZero() && t.Before(f.From),
-		!f.To.IsZero() && !t.Before(f.To):
-		return false
-	}
-	if f.IP != nil {
-		addr, err := netip.ParseAddr(ev.Source.IP)
-		if err != nil {
-			return false
-		}
-		p := *f.IP
-		if p.Addr().Is4In6() && p.Bits() >= 96 {
-			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
-		}
-		if !p.Masked().Contains(addr.Unmap()) { // false across families
-			return false
-		}
-	}
-	if words := store.Words(f.Text); len(words) > 0 {
-		fields := strings.ToLower(ev.Description + "\n" + ev.Actor.ID + "\n" + ev.Actor.Name + "\n" + ev.Target.ID + "\n" + ev.Target.Name)
-		for _, w := range words {
-			if !strings.Contains(fields, strings.ToLower(w)) {
-				return false
-			}
-		}
-	}
-	return true
-}
