@@ -3,6 +3,7 @@ package output
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -502,8 +503,9 @@ func (s *Syslog) writeStream(ctx context.Context, events []event.Event) error {
 		}
 	}
 	deadline := time.Now().Add(s.timeout)
+	ctxDeadline := false // the write deadline is the context's
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
-		deadline = d
+		deadline, ctxDeadline = d, true
 	}
 	conn := s.conn
 	conn.SetWriteDeadline(deadline)
@@ -522,8 +524,13 @@ func (s *Syslog) writeStream(ctx context.Context, events []event.Event) error {
 				// A frame may be cut: the stream is lost, start a new one.
 				conn.Close()
 				s.conn = nil
-				if ctx.Err() != nil {
+				switch {
+				case ctx.Err() != nil:
 					err = ctx.Err()
+				case ctxDeadline && errors.Is(err, os.ErrDeadlineExceeded):
+					// The socket's timer can fire a moment before the
+					// context's: it is the same deadline.
+					err = context.DeadlineExceeded
 				}
 				return err
 			}
