@@ -680,50 +680,129 @@ func TestSyslogOtherFormat(t *testing.T) {
 	}
 }
 
-// TestSyslogRsyslog sends to a real rsyslogd over TCP, UDP and TLS and
-// parses what it wrote down.
-func TestSyslogRsyslog(t *testing.T) {
-	addrTCP, addrUDP, out := testserver.StartRsyslog(t)
-	certs := testserver.NewCerts(t)
-	addrTLS, outTLS := testserver.StartRsyslogTLS(t, certs)
-	ctx := context.Background()
-	var all []event.Event
-	byID := map[string]*Syslog{}
-	for _, addr := range []string{"tcp://" + addrTCP, "udp://" + addrUDP, "tls://" + addrTLS} {
-		c := SyslogConfig{Address: addr, Facility: "local3"}
-		if strings.HasPrefix(addr, "tls:") {
-			c.TLS = &TLSConfig{CAFile: certs.CAFile}
-		}
-		s := openTestSyslog(t, c)
-		full, minimal, nasty := eventtest.Full(), eventtest.Minimal(), nastyEvent()
-		evs := []event.Event{full, minimal, nasty}
-		for i := range evs {
-			evs[i].ID = addr[:3] + "-" + evs[i].ID
-			// rsyslog escapes control characters as it receives them
-			// (#012 for a newline); that is rsyslog's choice, not ours,
-			// and the unit tests cover them. Keep them out here.
-			evs[i].Description = strings.ReplaceAll(evs[i].Description, "\n", " ")
-			byID[evs[i].ID] = s
-		}
-		if err := s.Write(ctx, evs); err != nil {
-			t.Fatalf("%s: %v", addr, err)
-		}
-		all = append(all, evs...)
+// syslogDaemons are the real receivers the sink must work with (issue 4),
+// with their ways of writing down what they parsed.
+var syslogDaemons = []struct {
+	name     string
+	start    func(testing.TB) (addrTCP, addrUDP, outFile string)
+	startTLS func(testing.TB, *testserver.Certs) (addrTLS, outFile string)
+	// nilValue is what the daemon writes for a NILVALUE field.
+	nilValue string
+	// keepsBOM: the daemon's MSG starts with the BOM that was sent
+	// (rsyslog); syslog-ng takes it as the mark of UTF-8 and drops it.
+	keepsBOM bool
+}{
+	{"rsyslog", testserver.StartRsyslog, testserver.StartRsyslogTLS, "-", true},
+	{"syslog-ng", testserver.StartSyslogNG, testserver.StartSyslogNGTLS, "", false},
+}
+
+// TestSyslogDaemons sends to real rsyslogd and syslog-ng over TCP, UDP
+// and TLS and checks what each daemon parsed out of every message.
+func TestSyslogDaemons(t *testing.T) {
+	for _, d := range syslogDaemons {
+		t.Run(d.name, func(t *testing.T) {
+			addrTCP, addrUDP, out := d.start(t)
+			certs := testserver.NewCerts(t)
+			addrTLS, outTLS := d.startTLS(t, certs)
+			ctx := context.Background()
+			var all []event.Event
+			byID := map[string]*Syslog{}
+			for _, addr := range []string{"tcp://" + addrTCP, "udp://" + addrUDP, "tls://" + addrTLS} {
+				c := SyslogConfig{Address: addr, Facility: "local3"}
+				if strings.HasPrefix(addr, "tls:") {
+					c.TLS = &TLSConfig{CAFile: certs.CAFile}
+				}
+				s := openTestSyslog(t, c)
+				empty := eventtest.Minimal()
+				empty.ID = "empty" // NILVALUE for MSGID
+				empty.Action, empty.Outcome, empty.Source.IP, empty.Rule = "", "", "", ""
+				// No control characters in SD values here: rsyslog rewrites
+				// them (NUL as "#000", CR and ESC dropped) and syslog-ng
+				// writes NUL back as "\x00" in $SDATA. That is the daemons'
+				// doing; TestSyslogMessageParses covers what the sink sends.
+				evs := []event.Event{eventtest.Full(), eventtest.Minimal(), nastyEvent(), empty}
+				for i := range evs {
+					evs[i].ID = addr[:3] + "-" + evs[i].ID
+					byID[evs[i].ID] = s
+				}
+				if err := s.Write(ctx, evs); err != nil {
+					t.Fatalf("%s: %v", addr, err)
+				}
+				all = append(all, evs...)
+			}
+			recs := append(testserver.WaitForSyslogRecords(t, out, 8, 10*time.Second),
+				testserver.WaitForSyslogRecords(t, outTLS, 4, 10*time.Second)...)
+			got := map[string]testserver.SyslogRecord{}
+			for _, r := range recs {
+				got[parseSD(t, r.SData)["audit@32473"]["id"]] = r
+			}
+			for i := range all {
+				ev := &all[i]
+				r, ok := got[ev.ID]
+				if !ok {
+					t.Errorf("%s not written by %s; it wrote %+v", ev.ID, d.name, recs)
+					continue
+				}
+				checkSyslogRecord(t, byID[ev.ID], r, ev, d.nilValue, d.keepsBOM)
+			}
+		})
 	}
-	lines := append(testserver.WaitForLines(t, out, 6, 10*time.Second), testserver.WaitForLines(t, outTLS, 3, 10*time.Second)...)
-	got := map[string]*rfc5424.SyslogMessage{}
-	for _, l := range lines {
-		m := parseSyslog(t, []byte(l))
-		got[(*m.StructuredData)["audit@32473"]["id"]] = m
+}
+
+// parseSD parses a STRUCTURED-DATA field (or the NILVALUE, or nothing).
+func parseSD(t *testing.T, sd string) map[string]map[string]string {
+	t.Helper()
+	if sd == "" || sd == "-" {
+		return nil
 	}
-	for i := range all {
-		ev := &all[i]
-		m, ok := got[ev.ID]
-		if !ok {
-			t.Errorf("%s not written by rsyslog; it wrote %q", ev.ID, lines)
-			continue
+	m := parseSyslog(t, []byte("<14>1 - - - - - "+sd))
+	return *m.StructuredData
+}
+
+// checkSyslogRecord compares what a daemon parsed with what s should have
+// sent for ev.
+func checkSyslogRecord(t *testing.T, s *Syslog, r testserver.SyslogRecord, ev *event.Event, nilValue string, keepsBOM bool) {
+	t.Helper()
+	if got, want := r.PRI, strconv.Itoa(s.facility*8+syslogSeverity(ev.Severity)); got != want {
+		t.Errorf("%s: PRI %s, want %s", ev.ID, got, want)
+	}
+	if tm, err := time.Parse(time.RFC3339Nano, r.Time); err != nil || !tm.Equal(ev.Time.Truncate(time.Microsecond)) {
+		t.Errorf("%s: time %q, want %v", ev.ID, r.Time, ev.Time.Truncate(time.Microsecond))
+	}
+	header := strings.Fields(s.header)
+	wantMsgID := string(appendMsgID(nil, ev.Action))
+	if wantMsgID == "-" {
+		wantMsgID = nilValue
+	}
+	for _, f := range []struct{ name, got, want string }{
+		{"host", r.Host, header[0]},
+		{"program", r.Program, header[1]},
+		{"pid", r.PID, strconv.Itoa(os.Getpid())},
+		{"msgid", r.MsgID, wantMsgID},
+	} {
+		if f.got != f.want {
+			t.Errorf("%s: %s %q, want %q", ev.ID, f.name, f.got, f.want)
 		}
-		checkSyslog(t, byID[ev.ID], m, ev)
+	}
+	sd := parseSD(t, r.SData)
+	if len(sd) != 1 {
+		t.Errorf("%s: structured data %q, want one element %s", ev.ID, r.SData, s.sdID)
+	}
+	wantSD := syslogWantSD(ev)
+	if got := sd[s.sdID]; !mapsEqual(got, wantSD) {
+		t.Errorf("%s: [%s] params\n got %q\nwant %q", ev.ID, s.sdID, got, wantSD)
+	}
+	if r.Params != nil { // the daemon's own parse of the structured data
+		if got := r.Params[s.sdID]; len(r.Params) != 1 || !mapsEqual(got, wantSD) {
+			t.Errorf("%s: parsed params\n got %q\nwant %q", ev.ID, r.Params, wantSD)
+		}
+	}
+	want := string(s.format.Append(nil, ev))
+	if s.bom && keepsBOM {
+		want = "\uFEFF" + want
+	}
+	if r.Msg != want {
+		t.Errorf("%s: MSG\n got %q\nwant %q", ev.ID, r.Msg, want)
 	}
 }
 

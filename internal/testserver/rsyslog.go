@@ -12,31 +12,43 @@ import (
 	"time"
 )
 
-// rsyslogConf writes every message rsyslog receives on the inputs exactly
-// as it arrived (%rawmsg%, without the TCP framing), one per line. rsyslog's
-// own messages and the readiness probes go elsewhere, so the output file
+// rsyslogConf writes down what rsyslog parsed out of every message it
+// receives on the inputs, one SyslogRecord (JSON) per line. rsyslog's own
+// messages and the readiness probes go elsewhere, so the output file
 // holds only what the test sent.
 //
 // maxMessageSize is raised from rsyslog's 8 KiB default so that tests of
-// large messages see what the sink sent, not rsyslog's cut.
-const rsyslogConf = `global(workDirectory="{{dir}}" maxMessageSize="64k")
+// large messages see what the sink sent, not rsyslog's cut. Control
+// characters are kept as they arrive (rsyslog would write a newline as
+// "#012"); the JSON of the record escapes them.
+const rsyslogConf = `global(workDirectory="{{dir}}" maxMessageSize="64k" parser.escapeControlCharactersOnReceive="off")
 {{inputs}}
 template(name="raw" type="string" string="%rawmsg%\n")
+template(name="parsed" type="list" option.jsonf="on") {
+	property(outname="pri" name="pri" format="jsonf")
+	property(outname="time" name="timereported" dateFormat="rfc3339" format="jsonf")
+	property(outname="host" name="hostname" format="jsonf")
+	property(outname="program" name="app-name" format="jsonf")
+	property(outname="pid" name="procid" format="jsonf")
+	property(outname="msgid" name="msgid" format="jsonf")
+	property(outname="sdata" name="structured-data" format="jsonf")
+	property(outname="msg" name="msg" format="jsonf")
+	property(outname="raw" name="rawmsg" format="jsonf")
+}
 if $app-name == "testserver-probe" then {
 	action(type="omfile" file="{{probes}}" template="raw")
 	stop
 }
 if $inputname == "imtcp" or $inputname == "imudp" then {
-	action(type="omfile" file="{{out}}" template="raw")
+	action(type="omfile" file="{{out}}" template="parsed")
 }
 `
 
 // StartRsyslog starts rsyslogd (Debian package rsyslog) listening on
 // loopback over TCP (octet-counted or newline-framed, RFC 6587) and UDP
 // (RFC 5426), and returns its addresses ("127.0.0.1:port") and the file it
-// writes received messages to, one raw message per line. rsyslog escapes
-// control characters on receipt (a newline arrives as "#012"), so every
-// message stays on its line.
+// writes what it parsed to, one SyslogRecord per line (read it with
+// WaitForSyslogRecords).
 //
 // It returns once rsyslog has written a probe sent over each transport;
 // rsyslog is stopped when the test ends.
@@ -73,14 +85,9 @@ input(type="imtcp" address="127.0.0.1" port="%d"
 	streamDriver.name="gtls" streamDriver.mode="1" streamDriver.authMode="anon"
 	streamDriver.CAFile=%q streamDriver.CertFile=%q streamDriver.KeyFile=%q)`,
 		port, certs.CAFile, certs.ServerCert, certs.ServerKey)
-	ca, err := os.ReadFile(certs.CAFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	roots := x509.NewCertPool()
-	roots.AppendCertsFromPEM(ca)
+	roots := certPool(t, certs.CAFile)
 	outFile = startRsyslog(t, bin, inputs, map[string]func(msg string) error{
-		"tls": func(msg string) error { return sendProbe("tcp", addrTLS, &tls.Config{RootCAs: roots}, msg) },
+		"tls": func(msg string) error { return sendProbe("tcp", addrTLS, tlsClient(roots), msg) },
 	})
 	return addrTLS, outFile
 }
@@ -104,8 +111,16 @@ func startRsyslog(t testing.TB, bin, inputs string, probes map[string]func(msg s
 		"-n", "-f", confPath, "-i", filepath.Join(dir, "rsyslogd.pid"))
 	t.Cleanup(func() { p.stop(t) })
 
-	// Ready means messages go all the way through, on every input: a
-	// listening socket alone does not say the rest of rsyslog is running.
+	waitForProbes(t, p, probeFile, probes)
+	return outFile
+}
+
+// waitForProbes waits until a syslog daemon has written a probe sent by
+// each of probes to probeFile, sending again what has not arrived: ready
+// means messages go all the way through, on every input. A listening
+// socket alone does not say the rest of the daemon is running.
+func waitForProbes(t testing.TB, p *process, probeFile string, probes map[string]func(msg string) error) {
+	t.Helper()
 	p.waitReady(t, func() error {
 		var missing []string
 		for name, send := range probes {
@@ -122,8 +137,24 @@ func startRsyslog(t testing.TB, bin, inputs string, probes map[string]func(msg s
 		}
 		return nil
 	})
-	return outFile
 }
+
+// certPool is a pool of the certificates in the PEM file at path.
+func certPool(t testing.TB, path string) *x509.CertPool {
+	t.Helper()
+	pem, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		t.Fatalf("%s: no certificates", path)
+	}
+	return pool
+}
+
+// tlsClient is a client config that trusts roots.
+func tlsClient(roots *x509.CertPool) *tls.Config { return &tls.Config{RootCAs: roots} }
 
 // sendProbe sends one message over transport, octet-counted over TCP
 // (RFC 6587 3.4.1) and TLS when tlsConfig is set. The caller looks for the

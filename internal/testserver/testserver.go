@@ -1,5 +1,5 @@
 // Package testserver starts real collectors for the tests of output sinks:
-// rsyslog and nats-server from their Debian packages, each on free loopback
+// rsyslog, syslog-ng and nats-server from their Debian packages, each on free loopback
 // ports with its configuration and data in t.TempDir(), stopped in
 // t.Cleanup. Every wait is bounded.
 //
@@ -92,11 +92,20 @@ type process struct {
 // startProcess runs binary with args, stdout and stderr to logPath.
 func startProcess(t testing.TB, name, binary, logPath string, args ...string) *process {
 	t.Helper()
+	return startProcessEnv(t, name, binary, logPath, nil, args...)
+}
+
+// startProcessEnv is startProcess with env added to the test's environment.
+func startProcessEnv(t testing.TB, name, binary, logPath string, env []string, args ...string) *process {
+	t.Helper()
 	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		t.Fatalf("starting %s: %v", name, err)
 	}
 	cmd := exec.Command(binary, args...)
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
 		logFile.Close()

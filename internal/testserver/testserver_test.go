@@ -6,45 +6,84 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 )
 
-func TestRsyslogWritesWhatArrives(t *testing.T) {
-	addrTCP, addrUDP, out := StartRsyslog(t)
-	msgs := map[string]string{
-		"tcp": `<134>1 2026-01-02T03:04:05.000006Z host app 1 via-tcp [x@32473 a="b\"c"] hello`,
-		"udp": `<134>1 2026-01-02T03:04:05.000006Z host app 1 via-udp - hello`,
-	}
-	for transport, addr := range map[string]string{"tcp": addrTCP, "udp": addrUDP} {
-		c, err := net.DialTimeout(transport, addr, time.Second)
-		if err != nil {
-			t.Fatal(err)
-		}
-		msg := msgs[transport]
-		if transport == "tcp" {
-			msg = fmt.Sprintf("%d %s", len(msg), msg)
-		}
-		if _, err := c.Write([]byte(msg)); err != nil {
-			t.Fatal(err)
-		}
-		c.Close()
-	}
-	lines := WaitForLines(t, out, 2, 10*time.Second)
-	for transport, want := range msgs {
-		found := false
-		for _, l := range lines {
-			found = found || l == want
-		}
-		if !found {
-			t.Errorf("%s message %q not in %q", transport, want, lines)
-		}
-	}
-	for _, l := range lines {
-		if strings.Contains(l, "probe") {
-			t.Errorf("probe in the output file: %q", l)
-		}
+// syslogDaemons are the syslog daemons this package starts, with what
+// each writes for a NILVALUE.
+var syslogDaemons = []struct {
+	name     string
+	start    func(testing.TB) (addrTCP, addrUDP, outFile string)
+	startTLS func(testing.TB, *Certs) (addrTLS, outFile string)
+	nil      string
+}{
+	{"rsyslog", StartRsyslog, StartRsyslogTLS, "-"},
+	{"syslog-ng", StartSyslogNG, StartSyslogNGTLS, ""},
+}
+
+func TestSyslogDaemonsParse(t *testing.T) {
+	for _, d := range syslogDaemons {
+		t.Run(d.name, func(t *testing.T) {
+			addrTCP, addrUDP, out := d.start(t)
+			certs := NewCerts(t)
+			addrTLS, outTLS := d.startTLS(t, certs)
+			msgs := map[string]string{
+				"tcp": `<134>1 2026-01-02T03:04:05.000006Z host app 1 via-tcp [x@32473 a="b\"c\]d"] hello` + "\nworld",
+				"udp": `<134>1 2026-01-02T03:04:05.000006Z host app 1 via-udp - hello`,
+				"tls": `<134>1 2026-01-02T03:04:05.000006Z host app 1 via-tls [x@32473 a="b"] hello`,
+			}
+			for transport, addr := range map[string]string{"tcp": addrTCP, "udp": addrUDP} {
+				if err := sendProbe(transport, addr, nil, msgs[transport]); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := sendProbe("tcp", addrTLS, tlsClient(certPool(t, certs.CAFile)), msgs["tls"]); err != nil {
+				t.Fatal(err)
+			}
+			recs := append(WaitForSyslogRecords(t, out, 2, 10*time.Second), WaitForSyslogRecords(t, outTLS, 1, 10*time.Second)...)
+			if len(recs) != 3 {
+				t.Fatalf("%d records, want 3: %+v", len(recs), recs)
+			}
+			got := map[string]SyslogRecord{}
+			for _, r := range recs {
+				got[r.MsgID] = r
+				if strings.Contains(r.Raw, "probe") {
+					t.Errorf("probe in the output file: %+v", r)
+				}
+			}
+			for transport, raw := range msgs {
+				r, ok := got["via-"+transport]
+				if !ok {
+					t.Errorf("%s message not written; records %+v", transport, recs)
+					continue
+				}
+				wantSD, wantMsg := `[x@32473 a="b\"c\]d"]`, "hello\nworld"
+				switch transport {
+				case "udp":
+					wantSD, wantMsg = d.nil, "hello"
+				case "tls":
+					wantSD, wantMsg = `[x@32473 a="b"]`, "hello"
+				}
+				want := SyslogRecord{PRI: "134", Host: "host", Program: "app", PID: "1", MsgID: "via-" + transport,
+					SData: wantSD, Msg: wantMsg, Raw: raw}
+				tm, err := time.Parse(time.RFC3339Nano, r.Time)
+				if err != nil || !tm.Equal(time.Date(2026, 1, 2, 3, 4, 5, 6000, time.UTC)) {
+					t.Errorf("%s: time %q", transport, r.Time)
+				}
+				r.Time, r.Params = "", nil
+				if !reflect.DeepEqual(r, want) {
+					t.Errorf("%s: record\n got %+v\nwant %+v", transport, r, want)
+				}
+			}
+			if d.name == "syslog-ng" {
+				if p := got["via-tcp"].Params; p["x@32473"]["a"] != `b"c]d` {
+					t.Errorf("params %q, want x@32473 a=%q", p, `b"c]d`)
+				}
+			}
+		})
 	}
 }
 
@@ -111,22 +150,4 @@ func TestCerts(t *testing.T) {
 		t.Fatal(err)
 	}
 	conn.Close()
-}
-
-func TestRsyslogTLS(t *testing.T) {
-	certs := NewCerts(t)
-	addr, out := StartRsyslogTLS(t, certs)
-	ca, err := os.ReadFile(certs.CAFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	roots := x509.NewCertPool()
-	roots.AppendCertsFromPEM(ca)
-	msg := `<134>1 2026-01-02T03:04:05.000006Z host app 1 via-tls [x@32473 a="b\]c"] hello`
-	if err := sendProbe("tcp", addr, &tls.Config{RootCAs: roots}, msg); err != nil {
-		t.Fatal(err)
-	}
-	if lines := WaitForLines(t, out, 1, 10*time.Second); lines[0] != msg {
-		t.Errorf("rsyslog wrote %q, want %q", lines[0], msg)
-	}
 }
