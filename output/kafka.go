@@ -22,22 +22,8 @@ import (
 )
 
 func init() {
-	Register("kafka", Kind{FlagArg: "brokers", Open: func(s Spec) (Sink, error) {
-		var c KafkaConfig
-		if err := s.DecodeOptions(&c); err != nil {
-			return nil, err
-		}
-		f, err := format.Get(s.Format)
-		if err != nil {
-			return nil, err
-		}
-		c.Format = f
-		sink, err := OpenKafka(c)
-		if err != nil {
-			return nil, err // not a typed nil *Kafka in a non-nil Sink
-		}
-		return sink, nil
-	}})
+	Register("kafka", Kind{FlagArg: "brokers", Open: openWithConfig(OpenKafka,
+		func(c *KafkaConfig) *format.Format { return &c.Format })})
 }
 
 var _ Sink = (*Kafka)(nil)

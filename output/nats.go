@@ -18,22 +18,8 @@ import (
 )
 
 func init() {
-	Register("nats", Kind{FlagArg: "url", Open: func(s Spec) (Sink, error) {
-		var c NATSConfig
-		if err := s.DecodeOptions(&c); err != nil {
-			return nil, err
-		}
-		f, err := format.Get(s.Format)
-		if err != nil {
-			return nil, err
-		}
-		c.Format = f
-		sink, err := OpenNATS(c)
-		if err != nil {
-			return nil, err // not a typed nil *NATS in a non-nil Sink
-		}
-		return sink, nil
-	}})
+	Register("nats", Kind{FlagArg: "url", Open: openWithConfig(OpenNATS,
+		func(c *NATSConfig) *format.Format { return &c.Format })})
 }
 
 var _ Sink = (*NATS)(nil)

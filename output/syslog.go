@@ -20,22 +20,8 @@ import (
 )
 
 func init() {
-	Register("syslog", Kind{FlagArg: "address", Open: func(s Spec) (Sink, error) {
-		var c SyslogConfig
-		if err := s.DecodeOptions(&c); err != nil {
-			return nil, err
-		}
-		f, err := format.Get(s.Format)
-		if err != nil {
-			return nil, err
-		}
-		c.Format = f
-		sink, err := OpenSyslog(c)
-		if err != nil {
-			return nil, err // not a typed nil *Syslog in a non-nil Sink
-		}
-		return sink, nil
-	}})
+	Register("syslog", Kind{FlagArg: "address", Open: openWithConfig(OpenSyslog,
+		func(c *SyslogConfig) *format.Format { return &c.Format })})
 }
 
 var _ Sink = (*Syslog)(nil)
