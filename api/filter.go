@@ -23,8 +23,9 @@ var filterParams = []string{
 	"outcome", "country", "ip", "from", "to", "preset", "tz", "q",
 }
 
-// listParams may be given more than once, or as a comma list.
-var listParams = []string{"action", "area"}
+// listParams may be given more than once, or as a comma list; actor may
+// be given more than once, but a comma is part of a name ("Doe, Jane").
+var listParams = []string{"action", "area", "country", "actor"}
 
 // Presets, each a range of whole days in the tz parameter's zone (UTC by
 // default), ending with today.
@@ -64,7 +65,11 @@ func (a *API) parseQuery(r *http.Request, c caller, extra ...string) (query, err
 	q := query{params: values}
 	f := &q.filter
 	f.OwnActor = c.ownActor() // applied on top of everything else, whatever the params say
-	f.Actor = values.Get("actor")
+	for _, a := range values["actor"] {
+		if a != "" && !slices.Contains(f.Actors, a) {
+			f.Actors = append(f.Actors, a)
+		}
+	}
 	f.Actions = splitList(values["action"])
 	f.Areas = splitList(values["area"])
 	f.Target = store.Target{Type: values.Get("target_type"), ID: values.Get("target_id"), Name: values.Get("target_name")}
@@ -74,7 +79,11 @@ func (a *API) parseQuery(r *http.Request, c caller, extra ...string) (query, err
 	default:
 		return query{}, fmt.Errorf("outcome: %q is not one of success, failure, unknown", o)
 	}
-	f.Country = strings.ToUpper(values.Get("country"))
+	for _, c := range splitList(values["country"]) {
+		if c = strings.ToUpper(c); !slices.Contains(f.Countries, c) {
+			f.Countries = append(f.Countries, c)
+		}
+	}
 	if s := values.Get("ip"); s != "" {
 		p, err := parseIP(s)
 		if err != nil {

@@ -35,8 +35,13 @@ func TestParseQuery(t *testing.T) {
 	}{
 		{query: "", admin: true, want: store.Filter{}},
 		{query: "", want: store.Filter{OwnActor: "alice"}},
-		{query: "actor=bob", want: store.Filter{OwnActor: "alice", Actor: "bob"}},
-		{query: "actor=42", admin: true, want: store.Filter{Actor: "42"}},
+		{query: "actor=bob", want: store.Filter{OwnActor: "alice", Actors: []string{"bob"}}},
+		{query: "actor=42", admin: true, want: store.Filter{Actors: []string{"42"}}},
+		{query: "actor=a&actor=b&actor=a&actor=", admin: true, want: store.Filter{Actors: []string{"a", "b"}}},
+		// A comma is part of a name: the old single actor= keeps its meaning.
+		{query: "actor=Doe,+Jane", admin: true, want: store.Filter{Actors: []string{"Doe, Jane"}}},
+		// Naming others never widens a user's view: OwnActor stays.
+		{query: "actor=bob&actor=alice", want: store.Filter{OwnActor: "alice", Actors: []string{"bob", "alice"}}},
 		{query: "action=a", admin: true, want: store.Filter{Actions: []string{"a"}}},
 		{query: "action=a&action=b", admin: true, want: store.Filter{Actions: []string{"a", "b"}}},
 		{query: "action=a,b,,c&action=a", admin: true, want: store.Filter{Actions: []string{"a", "b", "c"}}},
@@ -45,7 +50,8 @@ func TestParseQuery(t *testing.T) {
 		{query: "target_type=user&target_id=43&target_name=bob", admin: true, want: store.Filter{Target: store.Target{Type: "user", ID: "43", Name: "bob"}}},
 		{query: "outcome=failure", admin: true, want: store.Filter{Outcome: "failure"}},
 		{query: "outcome=failed", admin: true, errPfx: "outcome:"},
-		{query: "country=gb", admin: true, want: store.Filter{Country: "GB"}},
+		{query: "country=gb", admin: true, want: store.Filter{Countries: []string{"GB"}}},
+		{query: "country=gb&country=US,fr,,gb", admin: true, want: store.Filter{Countries: []string{"GB", "US", "FR"}}},
 		{query: "ip=10.0.0.7", admin: true, want: store.Filter{IP: prefix("10.0.0.7/32")}},
 		{query: "ip=10.1.2.3/8", admin: true, want: store.Filter{IP: prefix("10.0.0.0/8")}},
 		{query: "ip=2001:db8::1", admin: true, want: store.Filter{IP: prefix("2001:db8::1/128")}},
@@ -78,8 +84,8 @@ func TestParseQuery(t *testing.T) {
 		{query: "limit=0", admin: true, errPfx: "limit:"},
 		{query: "limit=1001", admin: true, errPfx: "limit:"},
 		{query: "limit=ten", admin: true, errPfx: "limit:"},
-		{query: "actor=a&actor=b", admin: true, errPfx: "actor: given 2 times"},
-		{query: "country=GB&country=US", admin: true, errPfx: "country:"},
+		{query: "outcome=success&outcome=failure", admin: true, errPfx: "outcome: given 2 times"},
+		{query: "q=a&q=b", admin: true, errPfx: "q: given 2 times"},
 		{query: "color=red", admin: true, errPfx: "color: unknown parameter"},
 	} {
 		t.Run(tc.query, func(t *testing.T) {

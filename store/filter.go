@@ -20,14 +20,15 @@ func (f *Filter) Match(ev *event.Event) bool {
 	t := ev.Time.Truncate(time.Microsecond)
 	switch {
 	case f.OwnActor != "" && !isActor(f.OwnActor),
-		f.Actor != "" && !isActor(f.Actor),
+		len(f.Actors) > 0 && !slices.ContainsFunc(f.Actors, isActor),
 		len(f.Actions) > 0 && !slices.Contains(f.Actions, ev.Action),
 		len(f.Areas) > 0 && !slices.Contains(f.Areas, ev.Area),
 		f.Target.Type != "" && f.Target.Type != ev.Target.Type,
 		f.Target.ID != "" && f.Target.ID != ev.Target.ID,
 		f.Target.Name != "" && f.Target.Name != ev.Target.Name,
 		f.Outcome != "" && f.Outcome != string(ev.Outcome),
-		f.Country != "" && f.Country != ev.Source.Country,
+		len(f.Countries) > 0 && !slices.Contains(f.Countries, ev.Source.Country),
+		f.AfterSeq != 0 && ev.Seq <= f.AfterSeq,
 		!f.From.IsZero() && t.Before(f.From),
 		!f.To.IsZero() && !t.Before(f.To):
 		return false

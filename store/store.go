@@ -45,14 +45,19 @@ type Store interface {
 // Filter selects events. Zero fields select everything; set fields combine
 // with AND, values within a list with OR.
 type Filter struct {
-	Actor    string   // matches actor.id or actor.name exactly
-	Actions  []string // any of these actions
-	Areas    []string
-	Target   Target // each set field must match exactly
-	Outcome  string
-	Country  string
-	IP       *netip.Prefix // a single address is a /32 or /128 prefix
-	From, To time.Time     // From <= time < To; zero: unbounded
+	// Actors: any of these, each matching actor.id or actor.name exactly.
+	Actors    []string
+	Actions   []string // any of these actions
+	Areas     []string
+	Target    Target // each set field must match exactly
+	Outcome   string
+	Countries []string      // any of these source countries
+	IP        *netip.Prefix // a single address is a /32 or /128 prefix
+	From, To  time.Time     // From <= time < To; zero: unbounded
+	// AfterSeq selects events whose hash-chain seq is greater: those
+	// sealed after the event of that seq (a live view resuming). 0:
+	// unbounded; events without a seq (0) never pass a set AfterSeq.
+	AfterSeq int64
 	// Text is free text: every word of it (see Words) must appear, as a
 	// case-insensitive substring, in the description, actor.id,
 	// actor.name, target.id or target.name ("bob exam" finds

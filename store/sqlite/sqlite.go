@@ -547,8 +547,9 @@ func (s *Store) purgeChunk(ctx context.Context, t int64) (int64, error) {
 // onlyText reports whether Text is the only field of f that is set.
 func onlyText(f store.Filter) bool {
 	f.Text = ""
-	return f.Actor == "" && len(f.Actions) == 0 && len(f.Areas) == 0 && f.Target == store.Target{} &&
-		f.Outcome == "" && f.Country == "" && f.IP == nil && f.From.IsZero() && f.To.IsZero() && f.OwnActor == ""
+	return len(f.Actors) == 0 && len(f.Actions) == 0 && len(f.Areas) == 0 && f.Target == store.Target{} &&
+		f.Outcome == "" && len(f.Countries) == 0 && f.IP == nil && f.From.IsZero() && f.To.IsZero() &&
+		f.AfterSeq == 0 && f.OwnActor == ""
 }
 
 // ipBin is the 16-byte form of a for the ip_bin column.

@@ -75,7 +75,7 @@ func Bench(b *testing.B, open func(b *testing.B) store.Store) {
 		name string
 		f    store.Filter
 	}{
-		{"ActorActionLast28d", store.Filter{Actor: "u042", Actions: []string{"billing.updated"}, From: last28}},
+		{"ActorActionLast28d", store.Filter{Actors: []string{"u042"}, Actions: []string{"billing.updated"}, From: last28}},
 		{"Newest", store.Filter{}},
 		{"TextRare", store.Filter{Text: "T-04242"}},
 		{"TextCommon", store.Filter{Text: "billing"}},

@@ -100,7 +100,7 @@ func Match(f store.Filter, ev *event.Event) bool {
 	actorIs := func(v string) bool { return ev.Actor.ID == v || ev.Actor.Name == v }
 	t := ev.Time.Truncate(time.Microsecond)
 	switch {
-	case f.Actor != "" && !actorIs(f.Actor),
+	case len(f.Actors) > 0 && !anyOf(f.Actors, actorIs),
 		f.OwnActor != "" && !actorIs(f.OwnActor),
 		len(f.Actions) > 0 && !slices.Contains(f.Actions, ev.Action),
 		len(f.Areas) > 0 && !slices.Contains(f.Areas, ev.Area),
@@ -108,7 +108,8 @@ func Match(f store.Filter, ev *event.Event) bool {
 		f.Target.ID != "" && f.Target.ID != ev.Target.ID,
 		f.Target.Name != "" && f.Target.Name != ev.Target.Name,
 		f.Outcome != "" && f.Outcome != string(ev.Outcome),
-		f.Country != "" && f.Country != ev.Source.Country,
+		len(f.Countries) > 0 && !anyOf(f.Countries, func(c string) bool { return c == ev.Source.Country }),
+		f.AfterSeq != 0 && !(ev.Seq > f.AfterSeq),
 		!f.From.IsZero() && t.Before(f.From),
 		!f.To.IsZero() && !t.Before(f.To):
 		return false
@@ -133,6 +134,16 @@ func Match(f store.Filter, ev *event.Event) bool {
 		}
 	}
 	return true
+}
+
+// anyOf says whether is holds for one of values.
+func anyOf(values []string, is func(string) bool) bool {
+	for _, v := range values {
+		if is(v) {
+			return true
+		}
+	}
+	return false
 }
 
 // Expect returns the ids of the events matching f in the order every

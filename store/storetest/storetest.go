@@ -129,7 +129,7 @@ func testRoundTrip(t *testing.T, s store.Store) {
 	}
 	// Filters on values with a NUL byte or bytes that are not UTF-8 (which
 	// PostgreSQL's text refuses) work.
-	if n := count(t, s, store.Filter{Actor: odd.Actor.Name, Text: "nul\x00"}); n != 1 {
+	if n := count(t, s, store.Filter{Actors: []string{odd.Actor.Name}, Text: "nul\x00"}); n != 1 {
 		t.Errorf("Count(actor %q) = %d, want 1", odd.Actor.Name, n)
 	}
 	if _, err := s.Get(ctx, "no-such-id"); !errors.Is(err, store.ErrNotFound) {
@@ -203,13 +203,17 @@ func testFilters(t *testing.T, s store.Store) {
 		f    store.Filter
 	}{
 		{"everything", store.Filter{}},
-		{"actor by name", store.Filter{Actor: "bob"}},
-		{"actor by id", store.Filter{Actor: "u2"}},
-		{"actor by id and by name of another", store.Filter{Actor: "alice"}},
-		{"actor with a name only", store.Filter{Actor: "carol"}},
-		{"actor with an id only", store.Filter{Actor: "svc-9"}},
-		{"unknown actor", store.Filter{Actor: "nobody"}},
-		{"actor is exact", store.Filter{Actor: "ALICE"}},
+		{"actor by name", store.Filter{Actors: []string{"bob"}}},
+		{"actor by id", store.Filter{Actors: []string{"u2"}}},
+		{"actor by id and by name of another", store.Filter{Actors: []string{"alice"}}},
+		{"actor with a name only", store.Filter{Actors: []string{"carol"}}},
+		{"actor with an id only", store.Filter{Actors: []string{"svc-9"}}},
+		{"unknown actor", store.Filter{Actors: []string{"nobody"}}},
+		{"actor is exact", store.Filter{Actors: []string{"ALICE"}}},
+		{"actors OR", store.Filter{Actors: []string{"bob", "carol", "nobody"}}},
+		{"actors by id and by name", store.Filter{Actors: []string{"u1", "bob", "svc-9"}}},
+		{"actors, one id another's name", store.Filter{Actors: []string{"alice", "u2"}}},
+		{"actors all unknown", store.Filter{Actors: []string{"nobody", "ALICE"}}},
 		{"one action", store.Filter{Actions: []string{"invoice.paid"}}},
 		{"actions OR", store.Filter{Actions: []string{"invoice.paid", "user.login", "no.such"}}},
 		{"one area", store.Filter{Areas: []string{"billing"}}},
@@ -220,7 +224,12 @@ func testFilters(t *testing.T, s store.Store) {
 		{"target type and id", store.Filter{Target: store.Target{Type: "user", ID: "43"}}},
 		{"target type and other's id", store.Filter{Target: store.Target{Type: "user", ID: "INV-1001"}}},
 		{"outcome", store.Filter{Outcome: "failure"}},
-		{"country", store.Filter{Country: "FR"}},
+		{"country", store.Filter{Countries: []string{"FR"}}},
+		{"countries OR", store.Filter{Countries: []string{"FR", "US", "ZZ"}}},
+		{"countries, lower case is another value", store.Filter{Countries: []string{"gb"}}},
+		{"after seq", store.Filter{AfterSeq: 45}},
+		{"after seq, none", store.Filter{AfterSeq: 60}},
+		{"after seq and actions", store.Filter{AfterSeq: 20, Actions: []string{"invoice.paid", "user.login"}}},
 		{"ip v4 exact", store.Filter{IP: prefix("81.2.69.142/32")}},
 		{"ip v4 cidr", store.Filter{IP: prefix("81.2.69.0/24")}},
 		{"ip v4 cidr with host bits", store.Filter{IP: prefix("81.2.69.99/24")}},
@@ -251,16 +260,19 @@ func testFilters(t *testing.T, s store.Store) {
 		{"text short backslash", store.Filter{Text: `\t`}},
 		{"text across fields", store.Filter{Text: "alice\nlogged"}},
 		{"text no match", store.Filter{Text: "zzzzzz"}},
-		{"actor, actions and time", store.Filter{Actor: "bob", Actions: []string{"user.created", "invoice.refunded", "user.login"}, From: t40, To: t10}},
-		{"areas, outcome and country", store.Filter{Areas: []string{"billing", "auth"}, Outcome: "success", Country: "GB"}},
-		{"text and actor", store.Filter{Text: "invoice", Actor: "alice"}},
+		{"actor, actions and time", store.Filter{Actors: []string{"bob"}, Actions: []string{"user.created", "invoice.refunded", "user.login"}, From: t40, To: t10}},
+		{"areas, outcome and country", store.Filter{Areas: []string{"billing", "auth"}, Outcome: "success", Countries: []string{"GB"}}},
+		{"text and actor", store.Filter{Text: "invoice", Actors: []string{"alice"}}},
 		{"ip and text", store.Filter{IP: prefix("81.2.69.0/24"), Text: "invoice"}},
 		{"own actor", store.Filter{OwnActor: "u2"}},
-		{"own actor, other actor", store.Filter{OwnActor: "u2", Actor: "alice"}},
-		{"own actor, same actor", store.Filter{OwnActor: "bob", Actor: "u2"}},
+		{"own actor, other actor", store.Filter{OwnActor: "u2", Actors: []string{"alice"}}},
+		{"own actor, same actor", store.Filter{OwnActor: "bob", Actors: []string{"u2"}}},
 		{"own actor, text naming others", store.Filter{OwnActor: "u2", Text: "alice"}},
 		{"own actor, text", store.Filter{OwnActor: "bob", Text: "invoice"}},
 		{"own actor and actions", store.Filter{OwnActor: "alice", Actions: []string{"user.login", "invoice.paid"}}},
+		{"own actor, actors naming others too", store.Filter{OwnActor: "u2", Actors: []string{"alice", "bob", "carol"}}},
+		{"own actor, actors naming only others", store.Filter{OwnActor: "bob", Actors: []string{"alice", "carol"}}},
+		{"actors, countries and text", store.Filter{Actors: []string{"alice", "bob"}, Countries: []string{"GB", "FR"}, Text: "invoice"}},
 	}
 	nonEmpty := 0
 	for _, c := range cases {
@@ -275,6 +287,12 @@ func testFilters(t *testing.T, s store.Store) {
 		if n := count(t, s, c.f); n != int64(len(want)) {
 			t.Errorf("%s: Count(%+v) = %d, want %d", c.name, c.f, n, len(want))
 		}
+		// The live stream's statement of the filter says the same.
+		for i := range evs {
+			if got, want := c.f.Match(&evs[i]), Match(c.f, &evs[i]); got != want {
+				t.Errorf("%s: Filter.Match(%s) = %v, want %v", c.name, evs[i].ID, got, want)
+			}
+		}
 	}
 	if nonEmpty < len(cases)*2/3 {
 		t.Errorf("only %d of %d filter cases match anything: the fixture does not exercise them", nonEmpty, len(cases))
@@ -287,7 +305,7 @@ func testFilters(t *testing.T, s store.Store) {
 func testPaging(t *testing.T, s store.Store) {
 	evs := Fixture(60)
 	insert(t, s, evs)
-	for _, f := range []store.Filter{{}, {Areas: []string{"billing", "auth"}}, {Text: "invoice"}, {Actor: "alice"}} {
+	for _, f := range []store.Filter{{}, {Areas: []string{"billing", "auth"}}, {Text: "invoice"}, {Actors: []string{"alice"}}} {
 		want := Expect(f, evs)
 		for _, limit := range []int{1, 2, 7, 60, 61} {
 			if got := all(t, s, f, limit); !slices.Equal(got, want) {
@@ -442,7 +460,7 @@ func testEach(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	evs := Fixture(60)
 	insert(t, s, evs)
-	for _, f := range []store.Filter{{}, {Actions: []string{"invoice.paid", "invoice.refunded"}}, {Text: "alice", OwnActor: "u1"}, {Actor: "nobody"}} {
+	for _, f := range []store.Filter{{}, {Actions: []string{"invoice.paid", "invoice.refunded"}}, {Text: "alice", OwnActor: "u1"}, {Actors: []string{"nobody"}}} {
 		var got []string
 		err := s.Each(ctx, f, func(ev *event.Event) error {
 			got = append(got, ev.ID)
@@ -458,7 +476,7 @@ func testEach(t *testing.T, s store.Store) {
 	// An event Each hands over is the stored event.
 	full := eventtest.Full()
 	insert(t, s, []event.Event{full})
-	err := s.Each(ctx, store.Filter{Actor: full.Actor.ID, Actions: []string{full.Action}}, func(ev *event.Event) error {
+	err := s.Each(ctx, store.Filter{Actors: []string{full.Actor.ID}, Actions: []string{full.Action}}, func(ev *event.Event) error {
 		if g, w := encode(ev), encode(&full); g != w {
 			t.Errorf("Each gave\n%s\nwant\n%s", g, w)
 		}
@@ -525,7 +543,7 @@ func testManyEvents(t *testing.T, s store.Store) {
 	if got := all(t, s, store.Filter{}, 333); !slices.Equal(got, want) {
 		t.Errorf("pages of 333 over %d events differ from the expected order", n)
 	}
-	f := store.Filter{Actions: []string{"a.two"}, Actor: "u3"}
+	f := store.Filter{Actions: []string{"a.two"}, Actors: []string{"u3"}}
 	if got, want := all(t, s, f, 10), Expect(f, evs); !slices.Equal(got, want) {
 		t.Errorf("pages of %+v =\n%v\nwant\n%v", f, got, want)
 	}
@@ -613,7 +631,7 @@ func testConcurrent(t *testing.T, s store.Store) {
 					errs <- fmt.Errorf("Query: %w", err)
 					return
 				}
-				if _, err := s.Count(ctx, store.Filter{Actor: "alice"}); err != nil {
+				if _, err := s.Count(ctx, store.Filter{Actors: []string{"alice"}}); err != nil {
 					errs <- fmt.Errorf("Count: %w", err)
 					return
 				}

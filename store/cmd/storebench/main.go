@@ -192,20 +192,20 @@ func queries(ctx context.Context, s store.Store, g *gen, runs int) {
 		}
 	}
 	actorActionDays := func() store.Filter {
-		return store.Filter{Actor: actor(), Actions: []string{action()}, From: last28, To: now}
+		return store.Filter{Actors: []string{actor()}, Actions: []string{action()}, From: last28, To: now}
 	}
 	fmt.Println()
 	measure("page: actor + action + last 28 days", page(actorActionDays))
 	measure("page: actor (by name) + action + last 28 days", page(func() store.Filter {
-		return store.Filter{Actor: g.actors[r.IntN(len(g.actors))].Name, Actions: []string{action()}, From: last28, To: now}
+		return store.Filter{Actors: []string{g.actors[r.IntN(len(g.actors))].Name}, Actions: []string{action()}, From: last28, To: now}
 	}))
-	measure("page: actor + last 28 days", page(func() store.Filter { return store.Filter{Actor: actor(), From: last28, To: now} }))
+	measure("page: actor + last 28 days", page(func() store.Filter { return store.Filter{Actors: []string{actor()}, From: last28, To: now} }))
 	measure("page: 3 actions + last 28 days", page(func() store.Filter {
 		return store.Filter{Actions: []string{action(), action(), action()}, From: last28, To: now}
 	}))
 	measure("page: newest, no filter", page(func() store.Filter { return store.Filter{} }))
 	measure("page: 10th page of actor, via cursors", func() (int, error) {
-		f, p := store.Filter{Actor: actor()}, store.Page{Limit: 50}
+		f, p := store.Filter{Actors: []string{actor()}}, store.Page{Limit: 50}
 		total := 0
 		for range 10 {
 			res, err := s.Query(ctx, f, p)

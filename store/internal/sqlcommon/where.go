@@ -58,13 +58,14 @@ func (w *Where) Clause() string {
 // Args are the arguments in placeholder order.
 func (w *Where) Args() []any { return w.args }
 
-// Equality adds the fields of f that compare a column with a value: actor
-// (by id or name), actions, areas, target, outcome, country, and the
-// OwnActor restriction, which is one more AND so nothing else can widen it.
+// Equality adds the fields of f that compare a column with a value: actors
+// (by id or name), actions, areas, target, outcome, countries, the seq
+// bound, and the OwnActor restriction, which is one more AND so nothing
+// else can widen it.
 func (w *Where) Equality(f store.Filter) {
-	if f.Actor != "" {
-		a := Clean(f.Actor)
-		w.Add("(actor_id = ? OR actor_name = ?)", a, a)
+	if len(f.Actors) > 0 {
+		// Two IN lists, each answered by its column's index.
+		w.Add("(" + w.inCond("actor_id", f.Actors) + " OR " + w.inCond("actor_name", f.Actors) + ")")
 	}
 	w.in("action", f.Actions)
 	w.in("area", f.Areas)
@@ -73,11 +74,14 @@ func (w *Where) Equality(f store.Filter) {
 		{"target_id", f.Target.ID},
 		{"target_name", f.Target.Name},
 		{"outcome", f.Outcome},
-		{"country", f.Country},
 	} {
 		if c.v != "" {
 			w.Add(c.col+" = ?", Clean(c.v))
 		}
+	}
+	w.in("country", f.Countries)
+	if f.AfterSeq != 0 {
+		w.Add("seq > ?", f.AfterSeq)
 	}
 	if f.OwnActor != "" {
 		a := Clean(f.OwnActor)
@@ -86,18 +90,22 @@ func (w *Where) Equality(f store.Filter) {
 }
 
 func (w *Where) in(col string, values []string) {
-	switch len(values) {
-	case 0:
-		return
-	case 1:
-		w.Add(col+" = ?", Clean(values[0]))
-		return
+	if len(values) > 0 {
+		w.Add(w.inCond(col, values))
 	}
-	args := make([]any, len(values))
+}
+
+// inCond appends values (at least one) as arguments and returns the
+// condition that col is one of them: "col = $1" or "col IN ($1, $2)".
+func (w *Where) inCond(col string, values []string) string {
+	ph := make([]string, len(values))
 	for i, v := range values {
-		args[i] = Clean(v)
+		ph[i] = w.Arg(Clean(v))
 	}
-	w.Add(col+" IN (?"+strings.Repeat(", ?", len(values)-1)+")", args...)
+	if len(ph) == 1 {
+		return col + " = " + ph[0]
+	}
+	return col + " IN (" + strings.Join(ph, ", ") + ")"
 }
 
 // LikePattern is %word% for a LIKE with ESCAPE '\': the word's own %, _ and
