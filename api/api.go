@@ -13,7 +13,9 @@
 // Who may see what: credentials come only in "Authorization: Bearer ...".
 // An admin token sees everything; a user token, or the app's own JWT, sees
 // only events whose actor.id or actor.name is the user. Every read is itself
-// recorded (auditlog.viewed, auditlog.exported) through Config.Record.
+// recorded (auditlog.viewed, auditlog.exported) through Config.Record; a
+// count, facets or new live view of the filter of a list just recorded is
+// part of that view (see foldWindow).
 package api
 
 import (
@@ -85,6 +87,7 @@ type API struct {
 	now       func() time.Time
 	log       zerolog.Logger
 	native    format.Format
+	views     views // recorded lists, to fold their counts and facets into
 
 	// heartbeat is how often an idle SSE stream gets a comment line, so
 	// proxies and browsers keep it open; tests shorten it.
@@ -192,6 +195,9 @@ func (a *API) list(w http.ResponseWriter, r *http.Request, c caller) {
 	next, _ := json.Marshal(res.Next)
 	buf = append(buf, next...)
 	buf = append(buf, "}\n"...)
+	// Noted before the answer goes out: the viewer asks for the count and
+	// facets of this view once it has the page (see folded).
+	a.sawView(r, c, q.filter)
 	writeJSONBytes(w, http.StatusOK, buf)
 	a.recordRead(r, c, ActionViewed, fmt.Sprintf("%s viewed %s%s", c.name, plural(len(res.Events), "event"), q.describe()), "")
 }
@@ -209,6 +215,9 @@ func (a *API) count(w http.ResponseWriter, r *http.Request, c caller) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]int64{"count": n})
+	if a.folded(r, c, q.filter) {
+		return
+	}
 	a.recordRead(r, c, ActionViewed, fmt.Sprintf("%s counted %d events%s", c.name, n, q.describe()), "")
 }
 
@@ -263,6 +272,9 @@ func (a *API) facets(w http.ResponseWriter, r *http.Request, c caller) {
 		Field  store.FacetField `json:"field"`
 		Values []store.Facet    `json:"values"`
 	}{field, values})
+	if a.folded(r, c, q.filter) {
+		return
+	}
 	a.recordRead(r, c, ActionViewed, fmt.Sprintf("%s viewed %s%s", c.name, plural(len(values), string(field)+" value"), q.describe()), "")
 }
 

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/auditproxy/auditproxy/event"
+	"github.com/auditproxy/auditproxy/store"
 )
 
 // hub fans live events out to subscribers, as the pipeline would.
@@ -63,8 +65,17 @@ type sseClient struct {
 
 func connect(t *testing.T, srvURL, query, token string) *sseClient {
 	t.Helper()
+	return connectWith(t, srvURL, query, token, nil)
+}
+
+// connectWith is connect with more request headers (Last-Event-ID).
+func connectWith(t *testing.T, srvURL, query, token string, hdr http.Header) *sseClient {
+	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
 	req, _ := http.NewRequestWithContext(ctx, "GET", srvURL+"/api/v1/events/stream"+query, nil)
+	for k, vs := range hdr {
+		req.Header[k] = vs
+	}
 	req.Header.Set("Authorization", "Bearer "+token)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -243,5 +254,142 @@ func TestStreamOutlivesServerTimeouts(t *testing.T) {
 	hb.publish(fixture()[0])
 	if got := auditEvent(t, c.next(t, isAudit)); got.ID != "ev-1" {
 		t.Errorf("got %s", got.ID)
+	}
+}
+
+// hookStore calls onQuery before each Query: something happening while a
+// resuming stream reads the missed events.
+type hookStore struct {
+	*fakeStore
+	onQuery func()
+}
+
+func (s hookStore) Query(ctx context.Context, f store.Filter, p store.Page) (store.Result, error) {
+	if s.onQuery != nil {
+		s.onQuery()
+	}
+	return s.fakeStore.Query(ctx, f, p)
+}
+
+// TestStreamResume: a client that comes back with the id of the last event
+// it got receives exactly the matching events sealed since, oldest first,
+// then the live ones, none twice, even those arriving during the handover.
+func TestStreamResume(t *testing.T) {
+	hb := newHub()
+	var hookMu sync.Mutex
+	var hook func()
+	setHook := func(fn func()) { hookMu.Lock(); hook = fn; hookMu.Unlock() }
+	h := newHarness(t, func(c *Config) {
+		c.Subscribe = hb.subscribe
+		c.Store = hookStore{c.Store.(*fakeStore), func() {
+			hookMu.Lock()
+			fn := hook
+			hook = nil
+			hookMu.Unlock()
+			if fn != nil {
+				fn()
+			}
+		}}
+	}, []event.Event{}...)
+	srv := httptest.NewServer(h.mux)
+	t.Cleanup(srv.Close)
+
+	// The pipeline's side: each event is sealed (seq), stored, and
+	// published; stored is false for one still on its way to the store.
+	seq := int64(0)
+	mk := func(id, action string, ago time.Duration) event.Event {
+		seq++
+		return event.Event{ID: id, Seq: seq, Time: testNow.Add(-ago), Action: action, Actor: event.Actor{ID: "43", Name: "bob"}}
+	}
+	write := func(ev event.Event, stored, live bool) {
+		if stored {
+			h.store.Insert(t.Context(), []event.Event{ev})
+		}
+		if live {
+			hb.publish(ev)
+		}
+	}
+	got := func(c *sseClient, n int) []string {
+		t.Helper()
+		var ids []string
+		for range n {
+			ids = append(ids, auditEvent(t, c.next(t, isAudit)).ID)
+		}
+		return ids
+	}
+	const filter = "?action=user.updated,user.deleted"
+
+	c := connect(t, srv.URL, filter, adminToken)
+	write(mk("a1", "user.updated", 9*time.Minute), true, true)
+	write(mk("a2", "user.login", 8*time.Minute), true, true)
+	write(mk("a3", "user.deleted", 7*time.Minute), true, true)
+	if ids := got(c, 2); strings.Join(ids, " ") != "a1 a3" {
+		t.Fatalf("before the break: %v, want a1 a3", ids)
+	}
+	c.cancel()
+	<-hb.left
+
+	// Missed: sealed in this order, though b2 started before a3 (a long
+	// request); b3 does not match.
+	write(mk("b1", "user.updated", 5*time.Minute), true, false)
+	write(mk("b2", "user.deleted", 10*time.Minute), true, false)
+	write(mk("b3", "user.login", 4*time.Minute), true, false)
+	write(mk("b4", "user.updated", 3*time.Minute), true, false)
+	// While the missed events are read: h1 is sealed, stored and
+	// published (in both the store's answer and the live events), h2 only
+	// published, not yet stored.
+	h1, h2 := mk("h1", "user.deleted", 2*time.Minute), mk("h2", "user.updated", time.Minute)
+	setHook(func() {
+		write(h1, true, true)
+		write(h2, false, true)
+	})
+	r := connectWith(t, srv.URL, filter, adminToken, http.Header{"Last-Event-Id": {"a3"}})
+	want := "b1 b2 b4 h1 h2"
+	if ids := got(r, 5); strings.Join(ids, " ") != want {
+		t.Errorf("resumed after a3: %v, want %s", ids, want)
+	}
+	write(mk("l1", "user.updated", 0), true, true)
+	write(mk("l2", "user.login", 0), true, true)
+	write(mk("l3", "user.deleted", 0), true, true)
+	if ids := got(r, 2); strings.Join(ids, " ") != "l1 l3" {
+		t.Errorf("live after the handover: %v, want l1 l3 (and no h1 again)", ids)
+	}
+	r.cancel()
+	<-hb.left
+	write(h2, true, false) // h2 reaches the store
+
+	// The parameter does what the header does; for a user, only their own.
+	p := connect(t, srv.URL, filter+"&last_event_id=b4", bobToken)
+	if ids := got(p, 4); strings.Join(ids, " ") != "h1 h2 l1 l3" {
+		t.Errorf("resumed after b4 by parameter: %v, want h1 h2 l1 l3", ids)
+	}
+	if recs := h.records(); !strings.Contains(recs[len(recs)-1].Description, "43 resumed a live view after event b4, 4 missed events") {
+		t.Errorf("recorded %q", recs[len(recs)-1].Description)
+	}
+
+	// Where resuming cannot be exact, the client is told to reload.
+	for _, tc := range []struct{ name, id, token string }{
+		{"unknown id", "nope", adminToken},
+		{"someone else's event", "a3", aliceToken},
+	} {
+		c := connectWith(t, srv.URL, filter, tc.token, http.Header{"Last-Event-Id": {tc.id}})
+		if f := c.next(t, func(f sseFrame) bool { return f.event != "" }); f.event != "reset" {
+			t.Errorf("%s: first frame %+v, want event: reset", tc.name, f)
+		}
+		write(mk("x-"+tc.name, "user.updated", 0), true, true)
+		if tc.token == adminToken {
+			if ids := got(c, 1); ids[0] != "x-"+tc.name {
+				t.Errorf("%s: live after the reset: %v", tc.name, ids)
+			}
+		}
+	}
+	many := make([]event.Event, store.MaxLimit+1)
+	for i := range many {
+		many[i] = mk(fmt.Sprintf("m%04d", i), "user.updated", 0)
+	}
+	h.store.Insert(t.Context(), many)
+	m := connectWith(t, srv.URL, filter, adminToken, http.Header{"Last-Event-Id": {"l3"}})
+	if f := m.next(t, func(f sseFrame) bool { return f.event != "" }); f.event != "reset" {
+		t.Errorf("more than %d missed: first frame %+v, want event: reset", store.MaxLimit, f)
 	}
 }
