@@ -22,28 +22,37 @@ import (
 )
 
 // Hash returns the hash of ev's canonical form: SHA-256 of its native JSON
-// line with Hash left out, hex-encoded.
+// line with Hash and Signature left out, hex-encoded.
 func Hash(ev *event.Event) string {
-	h, _ := hashLine(ev)
+	h, _, _ := hashLine(ev, nil)
 	return h
 }
 
 // hashLine returns ev's hash and its native JSON line with that hash in
-// it, encoding the event once for both.
-func hashLine(ev *event.Event) (string, []byte) {
+// it, encoding the event once for both. sign, when not nil, signs the hash
+// and the signature goes into the line too (after the hash, outside what
+// the hash covers); it returns "" for an event it does not sign.
+func hashLine(ev *event.Event, sign func(hash string) string) (h, sig string, full []byte) {
 	e := *ev
-	e.Hash, e.Line = "", nil
+	e.Hash, e.Signature, e.Line = "", "", nil
 	line := format.AppendJSON(nil, &e)
 	sum := sha256.Sum256(line)
-	h := hex.EncodeToString(sum[:])
-	// The hash is the native encoding's last field: put it before the
-	// closing brace of the line it covers.
-	full := make([]byte, 0, len(line)+len(h)+12)
+	h = hex.EncodeToString(sum[:])
+	if sign != nil {
+		sig = sign(h)
+	}
+	// The hash (and the signature) are the native encoding's last fields:
+	// put them before the closing brace of the line the hash covers.
+	full = make([]byte, 0, len(line)+len(h)+len(sig)+28)
 	full = append(full, line[:len(line)-2]...) // without "}\n"
 	full = append(full, `,"hash":"`...)
 	full = append(full, h...)
+	if sig != "" {
+		full = append(full, `","signature":"`...)
+		full = append(full, sig...)
+	}
 	full = append(full, "\"}\n"...)
-	return h, full
+	return h, sig, full
 }
 
 // Chain hands out sequence numbers and links. Its state (the last seq and
@@ -110,7 +119,10 @@ func (c *Chain) Close() error {
 // Seal numbers and links evs in order, and saves the state. The caller
 // must hand sealed events to outputs in the order Seal saw them (hold the
 // same lock across both).
-func (c *Chain) Seal(evs []event.Event) error {
+func (c *Chain) Seal(evs []event.Event) error { return c.seal(evs, nil) }
+
+// seal is Seal, signing the hashes with sign when it is not nil.
+func (c *Chain) seal(evs []event.Event, sign func(hash string) string) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	next := c.state
@@ -118,7 +130,7 @@ func (c *Chain) Seal(evs []event.Event) error {
 		ev := &evs[i]
 		next.Seq++
 		ev.Seq, ev.PrevHash = next.Seq, next.Hash
-		ev.Hash, ev.Line = hashLine(ev)
+		ev.Hash, ev.Signature, ev.Line = hashLine(ev, sign)
 		next.Hash = ev.Hash
 	}
 	if err := c.save(next); err != nil {

@@ -68,6 +68,10 @@ type Event struct {
 	Seq      int64  `json:"seq,omitempty"`
 	PrevHash string `json:"prev_hash,omitempty"`
 	Hash     string `json:"hash,omitempty"`
+	// Signature is set on signed checkpoints only (action audit.checkpoint,
+	// package chain): an Ed25519 signature over Hash, base64. Like Hash it
+	// is left out of the hashed form. Empty on every other event.
+	Signature string `json:"signature,omitempty"`
 
 	// Line is the event's native JSON line, when it was already encoded
 	// (sealing the chain encodes it): encoders of the native format reuse

@@ -60,6 +60,11 @@ type Config struct {
 	Logger   zerolog.Logger   // the proxy's own log (stderr)
 	Metrics  Metrics
 
+	// Signer, with Chain, writes a signed checkpoint into the trail every
+	// CheckpointEvery (0: a minute) and at Close; nil: none.
+	Signer          *chain.Signer
+	CheckpointEvery time.Duration
+
 	// QueueSize bounds the exchanges waiting for a worker; 0 means 8192.
 	// When it is full, exchanges are dropped, counted, logged and reported
 	// in the trail as an audit.events_lost event: never silently.
@@ -121,6 +126,8 @@ type Pipeline struct {
 	// output gets the events in the order of their sequence numbers.
 	writeMu sync.Mutex
 	chain   *chain.Chain
+
+	checkpoints *checkpointer // nil: none
 }
 
 // maxUnsent bounds the loss reports kept for an output that refuses
@@ -146,6 +153,9 @@ func New(cfg Config) (*Pipeline, error) {
 	if cfg.Rules == nil || cfg.Enricher == nil {
 		return nil, fmt.Errorf("pipeline: rules and enricher are required")
 	}
+	if cfg.Signer != nil && cfg.Chain == nil {
+		return nil, fmt.Errorf("pipeline: signed checkpoints need the chain")
+	}
 	p := &Pipeline{
 		enricher:  cfg.Enricher,
 		outputs:   cfg.Outputs,
@@ -167,6 +177,7 @@ func New(cfg Config) (*Pipeline, error) {
 		p.wg.Add(1)
 		go p.work()
 	}
+	p.startCheckpoints(cfg)
 	return p, nil
 }
 
@@ -291,6 +302,7 @@ func (p *Pipeline) Close(ctx context.Context) error {
 	if evs := p.lossEvents(); len(evs) > 0 {
 		p.write(evs)
 	}
+	p.stopCheckpoints()
 	var first error
 	for _, o := range p.outputs {
 		if err := o.Queue.Close(ctx); err != nil {

@@ -59,6 +59,23 @@ type config struct {
 	IdentitiesFile string        `yaml:"identities_file"` // "" keeps them in memory only
 	IdentitiesTTL  time.Duration `yaml:"identities_ttl"`  // 0: 24h
 	IdentitiesMax  int           `yaml:"identities_max"`  // 0: 100000
+
+	// Chain holds the hash chain's options; its state is kept in the
+	// data dir.
+	Chain chainConfig `yaml:"chain"`
+}
+
+// chainConfig: with a signing key, signed checkpoints go into the trail
+// (package chain), so that verify --key can tell a trail cut short.
+//
+//	chain:
+//	  signing_key: /etc/auditproxy/signing.pem   # openssl genpkey -algorithm ed25519
+//	  checkpoint_interval: 1m
+type chainConfig struct {
+	SigningKey string `yaml:"signing_key"` // PEM PKCS#8 Ed25519; "": no checkpoints
+	// CheckpointInterval is how often a checkpoint is written, traffic or
+	// not; 0: a minute. Verify --max-age should allow a little more.
+	CheckpointInterval time.Duration `yaml:"checkpoint_interval"`
 }
 
 func defaultConfig() config {
@@ -109,6 +126,8 @@ func parseRunFlags(name string, args []string, stderr io.Writer) (config, error)
 	fs.StringVar(&flags.TLSKey, "tls-key", "", "key of --tls-cert (PEM)")
 	fs.StringVar(&flags.ClientCA, "client-ca", "", "CA bundle (PEM) to verify client certificates against (mTLS); needs --tls-cert")
 	fs.StringVar(&flags.IdentitiesFile, "identities-file", "", "file keeping identities that rules learn (bind:) across restarts; default: memory only")
+	fs.StringVar(&flags.Chain.SigningKey, "signing-key", "", "Ed25519 private key (PEM PKCS#8) to sign checkpoints of the hash chain with; default: no checkpoints")
+	fs.DurationVar(&flags.Chain.CheckpointInterval, "checkpoint-interval", time.Minute, "how often a signed checkpoint goes into the trail (with --signing-key)")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
@@ -159,6 +178,10 @@ func parseRunFlags(name string, args []string, stderr io.Writer) (config, error)
 			cfg.ClientCA = flags.ClientCA
 		case "identities-file":
 			cfg.IdentitiesFile = flags.IdentitiesFile
+		case "signing-key":
+			cfg.Chain.SigningKey = flags.Chain.SigningKey
+		case "checkpoint-interval":
+			cfg.Chain.CheckpointInterval = flags.Chain.CheckpointInterval
 		}
 	})
 	if len(outputFlags) > 0 {

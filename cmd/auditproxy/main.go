@@ -18,7 +18,10 @@ Usage:
                                  why each rule matches a recorded exchange (HAR or text) or not,
                                  and the events it would emit
   auditproxy demo [--listen ADDR] a sample app behind the proxy, events on stdout
-  auditproxy verify FILE...      check the hash chain of a JSON-lines trail
+  auditproxy verify [--key PUB.pem] FILE... | --store sqlite:PATH | --store postgres:DSN | --config FILE
+                                 check the hash chain of a trail (JSON-lines files or the store), and
+                                 with --key its signed checkpoints
+  auditproxy keygen --out FILE   a new Ed25519 key pair for signed checkpoints (run --signing-key)
   auditproxy discover --upstream URL [--out draft-rules.yaml] [--every 30s] [run's options]
                                  proxy like run and draft rules for the state-changing requests
                                  (and logins) no rule covers
@@ -46,6 +49,8 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 		return cmdExplain(args[1:], stdout, stderr)
 	case "verify":
 		return cmdVerify(args[1:], stdout, stderr)
+	case "keygen":
+		return cmdKeygen(args[1:], stdout, stderr)
 	case "demo":
 		return cmdDemo(args[1:], stdout, stderr)
 	case "discover":

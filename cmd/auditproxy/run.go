@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -138,6 +139,16 @@ func serve(ctx context.Context, ln net.Listener, cfg config, set *rules.Set, bin
 	defer ch.Close()
 	metrics := admin.NewMetrics()
 	pcfg := pipeline.Config{Rules: set, Enricher: enricher, Outputs: outs, Losses: losses, Chain: ch, Metrics: metrics, Logger: log, QueueSize: cfg.QueueSize}
+	if cfg.Chain.SigningKey != "" {
+		if pcfg.Signer, err = chain.LoadSigner(cfg.Chain.SigningKey); err != nil {
+			for _, q := range queues {
+				q.Close(context.Background())
+			}
+			return err
+		}
+		pcfg.CheckpointEvery = cmp.Or(cfg.Chain.CheckpointInterval, time.Minute)
+		log.Info().Str("key", pcfg.Signer.KeyID).Dur("every", pcfg.CheckpointEvery).Msg("hash chain: signed checkpoints on")
+	}
 	for _, o := range opts {
 		o(&pcfg)
 	}

@@ -128,6 +128,9 @@ func (ev *eventObject) MarshalZerologObject(e *zerolog.Event) {
 	if ev.Hash != "" {
 		e.Str("hash", ev.Hash)
 	}
+	if ev.Signature != "" {
+		e.Str("signature", ev.Signature)
+	}
 }
 
 func isZeroTarget(t *event.Target) bool { return *t == event.Target{} }
