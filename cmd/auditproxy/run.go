@@ -22,6 +22,7 @@ import (
 	"github.com/auditproxy/auditproxy/chain"
 	"github.com/auditproxy/auditproxy/enrich"
 	"github.com/auditproxy/auditproxy/identity"
+	"github.com/auditproxy/auditproxy/internal/gcfloor"
 	"github.com/auditproxy/auditproxy/pipeline"
 	"github.com/auditproxy/auditproxy/proxy"
 	"github.com/auditproxy/auditproxy/rules"
@@ -43,6 +44,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	defer startGCFloor(cfg.GCHeapFloorMiB)()
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		fmt.Fprintln(stderr, "auditproxy run:", err)
@@ -53,6 +55,19 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// defaultGCHeapFloorMiB: see docs/BENCHMARKS.md for what it saves.
+const defaultGCHeapFloorMiB = 32
+
+// startGCFloor holds the heap goal at mib MiB or more (internal/gcfloor)
+// until the returned stop is called; nothing when mib is 0 or the user
+// set GOGC.
+func startGCFloor(mib int) (stop func()) {
+	if mib <= 0 || os.Getenv("GOGC") != "" {
+		return func() {}
+	}
+	return gcfloor.Start(uint64(mib) << 20).Stop
 }
 
 // newLogger is the proxy's own log: human-readable on a terminal, JSON
