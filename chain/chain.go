@@ -24,36 +24,43 @@ import (
 // Hash returns the hash of ev's canonical form: SHA-256 of its native JSON
 // line with Hash and Signature left out, hex-encoded.
 func Hash(ev *event.Event) string {
-	h, _, _ := hashLine(ev, nil)
+	h, _, _ := hashLine(ev, 1024, nil)
 	return h
 }
 
 // hashLine returns ev's hash and its native JSON line with that hash in
-// it, encoding the event once for both. sign, when not nil, signs the hash
-// and the signature goes into the line too (after the hash, outside what
-// the hash covers); it returns "" for an event it does not sign.
-func hashLine(ev *event.Event, sign func(hash string) string) (h, sig string, full []byte) {
+// it, encoding the event once for both, into one buffer of about size
+// bytes (the length of the last line is a good guess). sign, when not
+// nil, signs the hash and the signature goes into the line too (after the
+// hash, outside what the hash covers); it returns "" for an event it does
+// not sign.
+func hashLine(ev *event.Event, size int, sign func(hash string) string) (h, sig string, line []byte) {
 	e := *ev
 	e.Hash, e.Signature, e.Line = "", "", nil
-	line := format.AppendJSON(nil, &e)
+	line = format.AppendJSON(make([]byte, 0, size+hashRoom), &e)
 	sum := sha256.Sum256(line)
-	h = hex.EncodeToString(sum[:])
+	var hx [2 * sha256.Size]byte
+	hex.Encode(hx[:], sum[:])
+	h = string(hx[:])
 	if sign != nil {
 		sig = sign(h)
 	}
 	// The hash (and the signature) are the native encoding's last fields:
-	// put them before the closing brace of the line the hash covers.
-	full = make([]byte, 0, len(line)+len(h)+len(sig)+28)
-	full = append(full, line[:len(line)-2]...) // without "}\n"
-	full = append(full, `,"hash":"`...)
-	full = append(full, h...)
+	// put them before the closing brace of the line the hash covers, in
+	// the room left for them.
+	line = append(line[:len(line)-2], `,"hash":"`...) // without "}\n"
+	line = append(line, h...)
 	if sig != "" {
-		full = append(full, `","signature":"`...)
-		full = append(full, sig...)
+		line = append(line, `","signature":"`...)
+		line = append(line, sig...)
 	}
-	full = append(full, "\"}\n"...)
-	return h, sig, full
+	line = append(line, "\"}\n"...)
+	return h, sig, line
 }
+
+// hashRoom is what the hash adds to a line: `,"hash":"` + 64 + `"}` + "\n"
+// less the "}\n" it replaces. A signature makes the line grow once more.
+const hashRoom = 9 + 2*sha256.Size + 3 - 2
 
 // Chain hands out sequence numbers and links. Its state (the last seq and
 // hash) is kept in a file, written before the sealed events are handed to
@@ -65,6 +72,10 @@ type Chain struct {
 	f     *os.File // the state file, kept open; nil keeps the state in memory only
 	state state
 	buf   []byte
+	// lineSize is the buffer a line is encoded into: the last line's
+	// length and some, so a line is one allocation, not a series of
+	// growing ones.
+	lineSize int
 }
 
 // stateSize is the fixed size the state is written at, always at offset
@@ -130,7 +141,8 @@ func (c *Chain) seal(evs []event.Event, sign func(hash string) string) error {
 		ev := &evs[i]
 		next.Seq++
 		ev.Seq, ev.PrevHash = next.Seq, next.Hash
-		ev.Hash, ev.Signature, ev.Line = hashLine(ev, sign)
+		ev.Hash, ev.Signature, ev.Line = hashLine(ev, c.lineSize, sign)
+		c.lineSize = len(ev.Line) + len(ev.Line)/8 // room for a longer one next
 		next.Hash = ev.Hash
 	}
 	if err := c.save(next); err != nil {

@@ -715,16 +715,22 @@ func (q *Queue) splitItems(batch []event.Event, items *output.ItemErrors) []even
 // without a time never expire).
 func (q *Queue) expire(evs []event.Event) []event.Event {
 	cutoff := q.now().Add(-q.spec.Buffer.MaxAge)
+	expired := func(ev *event.Event) bool { return !ev.Time.IsZero() && ev.Time.Before(cutoff) }
+	first := 0
+	for first < len(evs) && !expired(&evs[first]) {
+		first++
+	}
+	if first == len(evs) {
+		return evs // the usual case: nothing to copy
+	}
 	var old, keep []event.Event
-	for i := range evs {
-		if !evs[i].Time.IsZero() && evs[i].Time.Before(cutoff) {
+	keep = append(keep, evs[:first]...)
+	for i := first; i < len(evs); i++ {
+		if expired(&evs[i]) {
 			old = append(old, evs[i])
 		} else {
 			keep = append(keep, evs[i])
 		}
-	}
-	if old == nil {
-		return evs
 	}
 	q.mu.Lock()
 	q.lose(len(old), spanOf(old), ReasonMaxAge)
