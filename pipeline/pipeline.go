@@ -356,7 +356,7 @@ func (p *Pipeline) build(batch []event.Event, x *event.Exchange) []event.Event {
 	}
 	x.ClientIP = p.enricher.ClientIP(x)
 	start := len(batch)
-	batch = append(batch, set.Build(x)...)
+	batch = set.AppendEvents(batch, x)
 	if len(batch) == start && p.unmatched != nil {
 		p.unmatched.Add(x)
 	}

@@ -89,9 +89,14 @@ func (s *Set) try(v *view, i int) (*Rule, params, bool) {
 // matched so far say continue. None when no rule matches. Each event carries
 // the rule's meaning; time, source, http and id are left for enrichment.
 func (s *Set) Build(x *event.Exchange) []event.Event {
+	return s.AppendEvents(nil, x)
+}
+
+// AppendEvents is Build appending to evs: a caller that batches events
+// builds them in place.
+func (s *Set) AppendEvents(evs []event.Event, x *event.Exchange) []event.Event {
 	v := view{set: s, x: x}
 	var buf [16]int
-	var evs []event.Event
 	for _, i := range s.index.candidates(buf[:0], x.Method, x.Path) {
 		r, ps, ok := s.try(&v, i)
 		if !ok {
