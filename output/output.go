@@ -47,6 +47,13 @@ type Kind struct {
 // IsLocal reports whether the kind writes to this machine (see Kind.Local).
 func IsLocal(kind string) bool { return kinds[kind].Local }
 
+// IsCollector reports whether the kind is registered and sends to another
+// machine (not Local).
+func IsCollector(kind string) bool {
+	k, ok := kinds[kind]
+	return ok && !k.Local
+}
+
 // kinds maps a sink type to its Kind. It is filled by init functions, one
 // per sink file, and only read afterwards.
 var kinds = map[string]Kind{}

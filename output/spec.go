@@ -28,6 +28,7 @@ type Spec struct {
 	Retry      RetrySpec  `yaml:"retry"`
 	WhenFull   WhenFull   `yaml:"when_full"`
 	DeadLetter string     `yaml:"dead_letter"` // file for events the destination rejects for good; "" = next to the disk buffer
+	Batch      BatchSpec  `yaml:"batch"`
 
 	// Options are the type's own settings, as decoded YAML (from the
 	// config file) or set by ParseFlag.
@@ -47,6 +48,15 @@ type BufferSpec struct {
 	MaxAge   time.Duration `yaml:"max_age"`    // disk: older undelivered events count as lost; 0 = 7 days
 	MaxCount int           `yaml:"max_events"` // memory: bound on waiting events; 0 = 100000
 	Fsync    string        `yaml:"fsync"`      // disk: "interval" (default, every 200 ms) or "always"
+}
+
+// BatchSpec says how events are grouped into one write to the output.
+type BatchSpec struct {
+	// MaxWait is how long a batch of fewer than the most events one write
+	// takes (500) may wait for more before it is sent: one request to a
+	// collector per many events, at the cost of that much latency. nil:
+	// 100 ms for collectors, none for stdout and files; 0: never wait.
+	MaxWait *time.Duration `yaml:"max_wait"`
 }
 
 // RetrySpec is the backoff between attempts: exponential with jitter,
@@ -78,7 +88,7 @@ func (w *WhenFull) UnmarshalYAML(n *yaml.Node) error {
 }
 
 // commonKeys are the Spec fields; every other key of an entry is an option.
-var commonKeys = map[string]bool{"name": true, "type": true, "format": true, "buffer": true, "retry": true, "when_full": true, "dead_letter": true}
+var commonKeys = map[string]bool{"name": true, "type": true, "format": true, "buffer": true, "retry": true, "when_full": true, "dead_letter": true, "batch": true}
 
 // UnmarshalYAML reads the shared settings strictly and keeps the rest as
 // the type's options.

@@ -67,6 +67,8 @@ const (
 	syncInterval = 200 * time.Millisecond
 	// maxBatch bounds the events handed to one sink.Write.
 	maxBatch = 500
+	// defaultBatchWait is batch.max_wait for collectors.
+	defaultBatchWait = 100 * time.Millisecond
 )
 
 // Loss reasons, for Loss.Reason.
@@ -252,6 +254,15 @@ func withDefaults(s *output.Spec) error {
 	}
 	if b.MaxBytes < 0 || b.MaxAge < 0 || b.MaxCount < 0 || r.Initial < 0 || r.Max < 0 || r.MaxAttempts < 0 {
 		return errors.New("buffer and retry settings cannot be negative")
+	}
+	if w := s.Batch.MaxWait; w == nil {
+		d := time.Duration(0)
+		if output.IsCollector(s.Type) {
+			d = defaultBatchWait
+		}
+		s.Batch.MaxWait = &d
+	} else if *w < 0 {
+		return errors.New("batch.max_wait cannot be negative")
 	}
 	b.MaxCount = cmpOr(b.MaxCount, defaultMaxCount)
 	b.MaxBytes = cmpOr(b.MaxBytes, defaultMaxBytes)
@@ -564,6 +575,7 @@ func (q *Queue) run() {
 // next waits for the next batch. It returns false once the queue is
 // closing and empty, or when Close's deadline has passed.
 func (q *Queue) next() ([]event.Event, bool) {
+	lingered := false // this batch has had its batch.max_wait
 	q.mu.Lock()
 	for {
 		select {
@@ -571,6 +583,15 @@ func (q *Queue) next() ([]event.Event, bool) {
 			q.unlock()
 			return nil, false
 		default:
+		}
+		if !lingered && !q.closed {
+			if n := q.st.depth() - q.st.inflight(); n > 0 && n < maxBatch && *q.spec.Batch.MaxWait > 0 {
+				lingered = true
+				q.unlock()
+				q.lingerFor(*q.spec.Batch.MaxWait)
+				q.mu.Lock()
+				continue
+			}
 		}
 		free := q.st.free()
 		evs, raw := q.st.read(maxBatch)
@@ -599,6 +620,30 @@ func (q *Queue) next() ([]event.Event, bool) {
 		case <-q.abort:
 		}
 		q.mu.Lock()
+	}
+}
+
+// lingerFor waits up to d for a full batch to be waiting, or for the
+// queue to close. Call without mu held.
+func (q *Queue) lingerFor(d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			return
+		case <-q.closing:
+			return
+		case <-q.abort:
+			return
+		case <-q.wake:
+			q.mu.Lock()
+			full := q.st.depth()-q.st.inflight() >= maxBatch
+			q.mu.Unlock()
+			if full {
+				return
+			}
+		}
 	}
 }
 
