@@ -148,6 +148,23 @@ func TestBrowser(t *testing.T) {
 	poll("the first page", fmt.Sprintf(`%s === 50 && document.querySelector('#count').textContent === '%d'`, rowCount, inWeek))
 	poll("the live stream", `document.querySelector('#live-state').dataset.mode === 'on'`)
 	poll("the facet menus", `document.querySelectorAll('.multi[data-field=action] input').length >= 9`)
+	// One look is one auditlog.viewed: the page, its count, four facet
+	// menus and the live stream of the same filter are one view.
+	viewed := func() int {
+		time.Sleep(200 * time.Millisecond) // a late record would show
+		ts.mu.Lock()
+		defer ts.mu.Unlock()
+		n := 0
+		for _, ev := range ts.recorded {
+			if ev.Action == "auditlog.viewed" {
+				n++
+			}
+		}
+		return n
+	}
+	if n := viewed(); n != 1 {
+		t.Errorf("loading the viewer recorded %d auditlog.viewed, want 1", n)
+	}
 	if got := eval(`document.querySelector('#rows tr .badge').textContent + ' | ' + document.querySelector('#rows tr time').title`); !strings.HasPrefix(got, "user.login | ") || !strings.HasSuffix(got, " UTC") {
 		t.Errorf("first row: %q, want the newest event with its UTC time in the tooltip", got)
 	}
@@ -178,6 +195,11 @@ func TestBrowser(t *testing.T) {
 	if reqs := ts.log.find("/api/v1/events", "action=user.deleted", "preset=last7d"); len(reqs) == 0 || !reqs[0].auth {
 		t.Errorf("no authorised list request with action=user.deleted: %+v", ts.log.find("/api/v1/events"))
 	}
+	waitFor(t, func() bool { return len(ts.log.find("/api/v1/events/stream", "action=user.deleted")) > 0 })
+	// The first page, the load-more page, and this filter's page.
+	if n := viewed(); n != 3 {
+		t.Errorf("after paging and one filter: %d auditlog.viewed, want 3", n)
+	}
 
 	// A live event that matches appears on top; one that does not, does not.
 	waitFor(t, func() bool { return len(ts.log.find("/api/v1/events/stream", "action=user.deleted")) > 0 })
@@ -202,6 +224,28 @@ func TestBrowser(t *testing.T) {
 	}
 	step("resume", chromedp.Click(chromedp.ID("pending")))
 	poll("the held row on top", `document.querySelector('#rows tr').dataset.id === 'evt-held'`)
+
+	// Several actors and several countries: any of each, both at once.
+	step("clear for actors", chromedp.Click(chromedp.ID("clear")))
+	poll("all rows back", rowCount+` === 50`)
+	step("pick actors alice and carol", chromedp.Click(chromedp.CSS(`.multi[data-field=actor] .menu-button`)),
+		chromedp.Click(chromedp.CSS(`.multi[data-field=actor] input[value="42"]`)),
+		chromedp.Click(chromedp.CSS(`.multi[data-field=actor] input[value="44"]`)))
+	poll("alice's and carol's rows", `document.querySelector('#loading').hidden && (() => {
+		const names = new Set([...document.querySelectorAll('#rows tr td.col-actor .strong')].map((s) => s.textContent));
+		return names.size === 2 && names.has('alice') && names.has('carol'); })()`)
+	if got := eval(`document.querySelector('.multi[data-field=actor] .chip').textContent + ' ' + document.querySelector('.multi[data-field=actor] .label').textContent`); got != "2 alice" {
+		t.Errorf("actor menu: %q, want the count of picked and names beside ids", got)
+	}
+	step("pick countries GB and US", chromedp.KeyEvent(kb.Escape), chromedp.Click(chromedp.CSS(`.multi[data-field=country] .menu-button`)),
+		chromedp.Click(chromedp.CSS(`.multi[data-field=country] input[value="GB"]`)),
+		chromedp.Click(chromedp.CSS(`.multi[data-field=country] input[value="US"]`)))
+	poll("only alice's rows (carol is in DE)", `document.querySelector('#loading').hidden && document.querySelectorAll('#rows tr').length > 0 &&
+		[...document.querySelectorAll('#rows tr td.col-actor .strong')].every((s) => s.textContent === 'alice')`)
+	if reqs := ts.log.find("/api/v1/events", "actor=42", "actor=44", "country=GB", "country=US"); len(reqs) == 0 {
+		t.Errorf("no list request with both actors and both countries: %+v", ts.log.find("/api/v1/events"))
+	}
+	step("close the menu", chromedp.KeyEvent(kb.Escape))
 
 	// Open a detail: the changes read "field: from → to".
 	step("clear the filters", chromedp.Click(chromedp.ID("clear")))
@@ -265,6 +309,15 @@ func TestBrowser(t *testing.T) {
 	ts.mu.Unlock()
 	if len(exported) != 1 || !strings.Contains(exported[0].Description, "admin exported "+want+" events as csv") {
 		t.Errorf("recorded exports %+v", exported)
+	}
+
+	// Loading the page again is one more view, not seven.
+	before := viewed()
+	step("reload the page", chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS(`#rows tr`)))
+	poll("the live stream after reloading", `document.querySelector('#live-state').dataset.mode === 'on'`)
+	poll("the facet menus after reloading", `document.querySelectorAll('.multi[data-field=country] input').length >= 4`)
+	if n := viewed() - before; n != 1 {
+		t.Errorf("reloading the page recorded %d auditlog.viewed, want 1", n)
 	}
 
 	// The column chooser hides a column, and remembers it.

@@ -67,6 +67,7 @@ const state = {
   paused: false,
   pending: [], // live events held while paused, oldest first
   stream: null, // AbortController of the live stream
+  lastEventId: '', // id of the last live event, to resume after it on reconnect
   generation: 0, // bumped by every reload: answers to an older one are dropped
   columns: loadColumns(),
 };
@@ -198,7 +199,11 @@ function updateCount() {
   $('#count-label').textContent = state.total === 1 ? 'event' : 'events';
 }
 
-async function reload() {
+// reload reads the first page of the current filters, then their count
+// (and the facet menus, with facets) and the live stream. The list goes
+// first: the API records it as the view, and the calls that follow for the
+// same filter are part of that view, not reads of their own.
+async function reload({ facets = false } = {}) {
   const gen = ++state.generation;
   state.events = [];
   state.byId.clear();
@@ -212,14 +217,16 @@ async function reload() {
   const page = filterParams();
   page.set('limit', PAGE_SIZE);
   try {
-    const [list, count] = await Promise.all([
-      api('/api/v1/events', page).then((r) => r.json()),
+    const list = await (await api('/api/v1/events', page)).json();
+    if (gen !== state.generation) return;
+    state.next = list.next;
+    addEvents(list.events);
+    const [count] = await Promise.all([
       api('/api/v1/events/count', filterParams()).then((r) => r.json()),
+      facets ? loadFacets() : null,
     ]);
     if (gen !== state.generation) return;
     state.total = count.count;
-    state.next = list.next;
-    addEvents(list.events);
   } catch (e) {
     if (gen === state.generation && !(e instanceof Unauthorized)) toast(e.message, true);
   } finally {
@@ -230,7 +237,10 @@ async function reload() {
       updateEmpty();
     }
   }
-  if (gen === state.generation && state.token) startStream();
+  if (gen === state.generation && state.token) {
+    state.lastEventId = '';
+    startStream();
+  }
 }
 
 async function loadMore() {
@@ -265,8 +275,11 @@ async function startStream() {
   state.stream = ctrl;
   setLive('connecting');
   try {
+    const headers = { Authorization: `Bearer ${state.token}` };
+    // Back after a break: the API first sends what was missed since.
+    if (state.lastEventId) headers['Last-Event-ID'] = state.lastEventId;
     const res = await fetch(`/api/v1/events/stream?${filterParams()}`, {
-      headers: { Authorization: `Bearer ${state.token}` }, cache: 'no-store', signal: ctrl.signal,
+      headers, cache: 'no-store', signal: ctrl.signal,
     });
     if (res.status === 401) { signOut('That token was not accepted.'); return; }
     if (res.status === 501) { setLive('off'); return; }
@@ -294,6 +307,7 @@ async function startStream() {
 
 function handleBlock(block) {
   let type = 'message';
+  let id = null;
   const data = [];
   for (const line of block.split('\n')) {
     if (line.startsWith(':')) continue; // a comment: the heartbeat
@@ -302,6 +316,13 @@ function handleBlock(block) {
     const value = i < 0 ? '' : line.slice(i + 1).replace(/^ /, '');
     if (field === 'event') type = value;
     else if (field === 'data') data.push(value);
+    else if (field === 'id') id = value;
+  }
+  if (id !== null) state.lastEventId = id;
+  if (type === 'reset') {
+    // The API could not send exactly what was missed: read the list again.
+    reload();
+    return;
   }
   if (type !== 'audit' || data.length === 0) return;
   let ev;
@@ -369,8 +390,8 @@ function toggleMenu(button, panel) {
   if (open) panel.querySelector('input')?.focus();
 }
 
-// A facet menu: checkboxes (several values, OR) for actions and areas; one
-// value for actor and country, which the API filters on one at a time.
+// A facet menu: checkboxes (several values, OR) for a menu marked
+// data-multiple (all four are), radio buttons for one value otherwise.
 function setupFacet(box) {
   const field = box.dataset.field;
   const button = el('button', { type: 'button', class: 'menu-button', 'aria-haspopup': 'true', 'aria-expanded': 'false' });
@@ -402,21 +423,22 @@ function renderFacet(field, values) {
   const search = el('input', { type: 'search', placeholder: `Find ${label.toLowerCase()}…`, 'aria-label': `Find ${label.toLowerCase()}` });
   const ul = el('ul', { role: 'listbox', 'aria-multiselectable': multiple ? 'true' : null });
   const name = `facet-${field}`;
-  const option = (value, count, checked) => el('li', {},
+  const option = (value, count, checked, label) => el('li', {},
     el('label', {},
       el('input', {
         type: multiple ? 'checkbox' : 'radio', name, value, checked,
         onchange: (e) => pick(field, value, e.target.checked, multiple),
       }),
       el('span', { class: 'value', text: value || 'Any' }),
+      label && label !== value ? el('span', { class: 'label muted', text: label }) : null,
       count ? el('span', { class: 'n', text: count.toLocaleString() }) : null));
   if (!multiple) ul.append(option('', 0, selected.length === 0));
-  for (const f of list) ul.append(option(f.value, f.count, selected.includes(f.value)));
+  for (const f of list) ul.append(option(f.value, f.count, selected.includes(f.value), f.label));
   if (list.length === 0) ul.append(el('li', { class: 'muted none', text: 'No values in this period' }));
   search.addEventListener('input', () => {
     const needle = search.value.toLowerCase();
     for (const li of ul.children) {
-      const v = li.querySelector('.value')?.textContent.toLowerCase() ?? '';
+      const v = `${li.querySelector('.value')?.textContent ?? ''} ${li.querySelector('.label')?.textContent ?? ''}`.toLowerCase();
       li.hidden = needle !== '' && !v.includes(needle);
     }
   });
@@ -581,8 +603,7 @@ function start() {
   $('#viewer').hidden = false;
   $('#signin').hidden = true;
   $('#session').hidden = false;
-  loadFacets();
-  reload();
+  reload({ facets: true });
 }
 
 function signOut(message) {
@@ -608,8 +629,7 @@ function setPreset(preset) {
   for (const b of $$('.presets button')) b.classList.toggle('selected', b.dataset.preset === preset);
   $('#range').hidden = preset !== 'custom';
   if (preset === 'custom' && !state.from && !state.to) return; // wait for a date
-  loadFacets();
-  reload();
+  reload({ facets: true });
 }
 
 function init() {
@@ -624,8 +644,7 @@ function init() {
     input.addEventListener('change', () => {
       state.from = $('#from').value;
       state.to = $('#to').value;
-      loadFacets();
-      reload();
+      reload({ facets: true });
     });
   }
   let searchTimer;
