@@ -67,6 +67,6 @@ func (p *Pipeline) checkpoint(kind string) {
 	for _, o := range p.outputs {
 		p.enqueue(o, evs)
 	}
-	p.writeMu.Unlock()
 	p.live.publish(evs)
+	p.writeMu.Unlock()
 }

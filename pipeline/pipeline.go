@@ -266,6 +266,7 @@ func (p *Pipeline) Commit(x *event.Exchange) error {
 		}
 		waits, names = append(waits, wait), append(names, o.Name)
 	}
+	p.live.publish(evs) // sealed and in the trail: live, in seal order
 	p.writeMu.Unlock()
 	durable := 0
 	for i, wait := range waits {
@@ -282,7 +283,6 @@ func (p *Pipeline) Commit(x *event.Exchange) error {
 		return errors.New("no output has a disk buffer to hold critical events")
 	}
 	p.stats.Committed.Add(int64(len(evs)))
-	p.live.publish(evs)
 	return nil
 }
 
@@ -382,8 +382,10 @@ func (p *Pipeline) write(batch []event.Event) {
 	for _, o := range p.outputs {
 		p.enqueue(o, batch)
 	}
-	p.writeMu.Unlock()
+	// Under writeMu, so that live subscribers see events in seal order
+	// (a stream resuming after a seq relies on it); publish never waits.
 	p.live.publish(batch)
+	p.writeMu.Unlock()
 }
 
 // seal chains the events when chaining is on. If the chain's state cannot
