@@ -46,7 +46,20 @@ type Store struct {
 
 	mu         sync.Mutex
 	unanalyzed int // events inserted since the planner's statistics were updated
+	// uncopied counts the events inserted since the checkpointer was last
+	// woken.
+	uncopied int
+	// ck is the checkpointer's own connection; wake tells it to copy the
+	// log into the database, done is closed when it has stopped. wake is
+	// nil once Close has begun.
+	ck   *sql.DB
+	wake chan struct{}
+	done chan struct{}
 }
+
+// checkpointEvery is how many inserted events wake the checkpointer: about
+// 16,000 pages of log at a million events.
+const checkpointEvery = 4000
 
 // analyzeEvery is how many inserted events make the planner's statistics
 // worth updating: they were gathered when the database was smaller, maybe
@@ -92,6 +105,10 @@ func Open(path string) (*Store, error) {
 	r.SetMaxOpenConns(readers)
 	r.SetMaxIdleConns(readers)
 	s.r = r
+	if err := s.startCheckpointer(common); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("opening sqlite store %q: %w", path, err)
+	}
 	if s.insertMany, err = w.Prepare(insertSQL(insertRows)); err == nil {
 		s.insertOne, err = w.Prepare(insertSQL(1))
 	}
@@ -111,13 +128,17 @@ func Open(path string) (*Store, error) {
 //     never fails half way for want of it;
 //   - a 64 MiB page cache (SQLite's default is 2 MiB): the index pages a
 //     batch changes stay at hand;
-//   - a checkpoint every 16384 pages (64 MiB of log) instead of 1000: a
-//     page that many batches change is copied back to the database once.
+//   - the writer's own checkpoint at 65536 pages (256 MiB of log) instead
+//     of 1000: a page that many batches change is copied back to the
+//     database once. The checkpointer (startCheckpointer) copies most of
+//     the log before that, beside the writer; this is the bound on the
+//     log's size. At a million events, 16384 pages (64 MiB) made ingest
+//     about a fifth slower and wrote 36 KiB per event instead of 29.
 //
 // Not mmap: it made no measurable difference to reads or writes, and it
 // makes the process's resident size look like the database file's.
 const writerParams = "&_journal_mode=WAL&_synchronous=NORMAL&_txlock=immediate" +
-	"&_pragma=cache_size(-65536)&_pragma=wal_autocheckpoint(16384)"
+	"&_pragma=cache_size(-65536)&_pragma=wal_autocheckpoint(65536)"
 
 // uri is the DSN for path with query: a file: URI, so that a ? or # in the
 // path is part of the name.
@@ -145,6 +166,11 @@ func (s *Store) migrate() error {
 	if _, err := tx.ExecContext(ctx, schema); err != nil {
 		return fmt.Errorf("creating schema: %w", err)
 	}
+	// A setting of the index, kept in the file: set on databases made
+	// before it too.
+	if _, err := tx.ExecContext(ctx, ftsSettings); err != nil {
+		return fmt.Errorf("setting up the text index: %w", err)
+	}
 	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", schemaVersion)); err != nil {
 		return fmt.Errorf("creating schema: %w", err)
 	}
@@ -168,9 +194,54 @@ func (s *Store) analyze(ctx context.Context) error {
 	return nil
 }
 
+// startCheckpointer starts the goroutine that copies the write-ahead log
+// into the database while the writer goes on appending to it.
+//
+// SQLite's own checkpoint runs in the commit that fills the log past
+// wal_autocheckpoint pages, on the writer: at a million events that was a
+// sixth of the writer's time, and the Insert that ran it waited for its
+// copy and fsyncs. A PASSIVE checkpoint on another connection takes no
+// lock the writer needs, so the copy runs beside the inserts, on another
+// core when there is one. The writer's own checkpoint stays as the bound
+// on the log's size: when it comes, most of the log is already copied and
+// it has little left to do.
+func (s *Store) startCheckpointer(common string) error {
+	ck, err := sql.Open("sqlite", uri(s.path, common))
+	if err != nil {
+		return err
+	}
+	ck.SetMaxOpenConns(1)
+	ck.SetMaxIdleConns(1)
+	ck.SetConnMaxLifetime(0)
+	s.ck, s.wake, s.done = ck, make(chan struct{}, 1), make(chan struct{})
+	go s.checkpoints(s.wake)
+	return nil
+}
+
+// checkpoints runs a PASSIVE checkpoint each time wake says there is log to
+// copy, until wake is closed. A checkpoint that fails (busy, I/O) is left
+// to the next one, or to the writer's own.
+func (s *Store) checkpoints(wake <-chan struct{}) {
+	defer close(s.done)
+	for range wake {
+		_, _ = s.ck.Exec("PRAGMA wal_checkpoint(PASSIVE)")
+	}
+}
+
 // Close closes the database.
 func (s *Store) Close() error {
+	s.mu.Lock()
+	wake := s.wake
+	s.wake = nil
+	s.mu.Unlock()
+	if wake != nil {
+		close(wake)
+		<-s.done
+	}
 	var errs []error
+	if s.ck != nil {
+		errs = append(errs, s.ck.Close())
+	}
 	for _, st := range []*sql.Stmt{s.insertMany, s.insertOne} {
 		if st != nil {
 			errs = append(errs, st.Close())
@@ -200,6 +271,14 @@ func (s *Store) Insert(ctx context.Context, events []event.Event) error {
 	due := s.unanalyzed >= analyzeEvery
 	if due {
 		s.unanalyzed = 0
+	}
+	s.uncopied += len(events)
+	if s.uncopied >= checkpointEvery && s.wake != nil {
+		s.uncopied = 0
+		select {
+		case s.wake <- struct{}{}:
+		default: // a checkpoint is running and one is already asked for
+		}
 	}
 	s.mu.Unlock()
 	if due {

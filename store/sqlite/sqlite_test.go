@@ -3,6 +3,7 @@ package sqlite_test
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -125,4 +126,86 @@ func BenchmarkStore(b *testing.B) {
 		}
 		return s
 	})
+}
+
+// TestFTSSettings: the text index's settings are set on a new database and
+// on one made before them.
+func TestFTSSettings(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "events.db")
+	automerge := func() int {
+		t.Helper()
+		db, err := sql.Open("sqlite", path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		var v int
+		if err := db.QueryRow("SELECT v FROM events_fts_config WHERE k = 'automerge'").Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	s, err := sqlite.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if got := automerge(); got != 16 {
+		t.Errorf("automerge of a new database = %d, want 16", got)
+	}
+	// As a database made before the setting has it: FTS5's default.
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec("DELETE FROM events_fts_config WHERE k = 'automerge'"); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if s, err = sqlite.Open(path); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if got := automerge(); got != 16 {
+		t.Errorf("automerge of an older database after Open = %d, want 16", got)
+	}
+}
+
+// TestCheckpointer: inserts that wake the checkpointer many times, with
+// reads alongside, lose nothing, and Close stops it.
+func TestCheckpointer(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "events.db")
+	s, err := sqlite.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 20_000
+	batch := make([]event.Event, 0, 1000)
+	for i := range n {
+		ev := eventtest.Full()
+		ev.ID = fmt.Sprintf("ev-%06d", i)
+		batch = append(batch, ev)
+		if len(batch) == cap(batch) {
+			if err := s.Insert(ctx, batch); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.Count(ctx, store.Filter{Text: "bob"}); err != nil {
+				t.Fatal(err)
+			}
+			batch = batch[:0]
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if s, err = sqlite.Open(path); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, f := range []store.Filter{{}, {Text: "bob"}} {
+		if got, err := s.Count(ctx, f); got != n || err != nil {
+			t.Errorf("Count(%+v) after reopening = %d, %v; want %d", f, got, err, n)
+		}
+	}
 }

@@ -24,7 +24,10 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"slices"
+	"strconv"
+	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/auditproxy/auditproxy/event"
@@ -46,6 +49,7 @@ func main() {
 		prof   = flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
 		only   = flag.Bool("ingest-only", false, "stop after the ingest")
 		load   = flag.Bool("load", true, "load the events; -load=false measures the queries on the database a run with -dir (or -dsn) left")
+		from   = flag.Int("from", 0, "sqlite: load events from this one on, into the database a run with -dir and the same -n left with this many (measures ingest at that size without loading all of it again)")
 	)
 	flag.Parse()
 	log.SetFlags(0)
@@ -76,7 +80,10 @@ func main() {
 			atExit = append(atExit, func() { os.RemoveAll(d) })
 		}
 		location = filepath.Join(d, "events.db")
-		if *load {
+		if *from > 0 && (*dir == "" || !*load) {
+			fatalf("-from needs the -dir of an earlier run, and -load")
+		}
+		if *load && *from == 0 {
 			os.Remove(location)
 			os.Remove(location + "-wal")
 			os.Remove(location + "-shm")
@@ -122,7 +129,7 @@ func main() {
 		defer pprof.StopCPUProfile()
 	}
 	if *load {
-		ingest(ctx, s, g, *n, *batch)
+		ingest(ctx, s, g, *from, *n, *batch)
 		if *engine == "sqlite" {
 			if fi, err := os.Stat(location); err == nil {
 				fmt.Printf("database file: %.0f MiB (%.0f bytes/event)\n", float64(fi.Size())/(1<<20), float64(fi.Size())/float64(*n))
@@ -136,22 +143,66 @@ func main() {
 }
 
 // ingest loads n events in batches. Only the Insert calls are timed, not
-// making the events.
-func ingest(ctx context.Context, s store.Store, g *gen, n, batch int) {
-	var took time.Duration
+// making the events. Besides the whole load's rate it prints the last
+// tenth's, the rate at about n events stored, and the bytes the process
+// wrote and read per event (the log, checkpoints, page reads).
+func ingest(ctx context.Context, s store.Store, g *gen, from, n, batch int) {
+	var took, lastTenth, cpu time.Duration
+	tenth := n - (n-from)/10
+	w0, r0 := procIO()
 	buf := make([]event.Event, 0, batch)
-	for i := 0; i < n; i++ {
+	for i := from; i < n; i++ {
 		buf = append(buf, g.event(i))
 		if len(buf) == batch || i == n-1 {
-			start := time.Now()
+			start, cpu0 := time.Now(), cpuTime()
 			if err := s.Insert(ctx, buf); err != nil {
 				fatalf("%v", err)
 			}
-			took += time.Since(start)
+			d := time.Since(start)
+			took += d
+			cpu += cpuTime() - cpu0
+			if i+1-len(buf) >= tenth {
+				lastTenth += d
+			}
 			buf = buf[:0]
 		}
 	}
-	fmt.Printf("ingest: %d events in %v of Insert calls: %.0f events/s\n", n, took.Round(time.Millisecond), float64(n)/took.Seconds())
+	loaded := n - from
+	fmt.Printf("ingest: %d events in %v of Insert calls: %.0f events/s; the last tenth: %.0f events/s\n",
+		loaded, took.Round(time.Millisecond), float64(loaded)/took.Seconds(), float64(n-tenth)/lastTenth.Seconds())
+	fmt.Printf("ingest CPU: %.1f µs per event (user and system, all threads, during Insert calls)\n", float64(cpu.Microseconds())/float64(loaded))
+	if w1, r1 := procIO(); w1 > 0 {
+		fmt.Printf("ingest I/O: %.1f KiB written, %.1f KiB read per event\n", float64(w1-w0)/1024/float64(loaded), float64(r1-r0)/1024/float64(loaded))
+	}
+}
+
+// cpuTime is the CPU time this process has used so far: less disturbed
+// than elapsed time by whatever else the machine runs.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// procIO is the bytes this process has written and read so far, as
+// /proc/self/io counts them (page cache included); 0 where there is none.
+func procIO() (written, read int64) {
+	b, err := os.ReadFile("/proc/self/io")
+	if err != nil {
+		return 0, 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		k, v, _ := strings.Cut(line, ": ")
+		switch k {
+		case "wchar":
+			written, _ = strconv.ParseInt(v, 10, 64)
+		case "rchar":
+			read, _ = strconv.ParseInt(v, 10, 64)
+		}
+	}
+	return written, read
 }
 
 // queries measures the reads.
