@@ -75,6 +75,7 @@ CREATE VIRTUAL TABLE IF NOT EXISTS events_fts USING fts5(
 // index, and FTS5 merges segments of a level once this many are there, so
 // each entry is rewritten once per level, log base automerge of the
 // segment count. 16 halves the levels, and the merging that was a tenth of
-// ingest; a search reads up to 16 segments a level instead of 4, which the
-// text searches of storebench did not show.
+// ingest. A search reads up to 16 segments a level instead of 4: at a
+// million events storebench's text pages took 10 ms instead of 7 (a target
+// id) and 48 instead of 38 (two words), far under the 200 ms asked.
 const ftsSettings = `INSERT INTO events_fts (events_fts, rank) VALUES ('automerge', 16)`
