@@ -49,15 +49,16 @@ func parseBody(b *event.Body, h http.Header) parsedBody {
 		return parsedBody{kind: bodyEmpty}
 	}
 	data := b.Data
-	if enc := h.Get("Content-Encoding"); enc == "gzip" || enc == "x-gzip" {
+	if enc := firstValue(h["Content-Encoding"]); enc == "gzip" || enc == "x-gzip" {
 		inflated, err := gunzip(data)
 		if err != nil {
 			return parsedBody{kind: bodyUnparseable}
 		}
 		data = inflated
 	}
-	ct, ctParams, _ := mime.ParseMediaType(h.Get("Content-Type"))
+	ct := mediaType(firstValue(h["Content-Type"]))
 	if ct == "multipart/form-data" {
+		_, ctParams, _ := mime.ParseMediaType(h.Get("Content-Type"))
 		form, err := multipartFields(data, ctParams["boundary"])
 		if err != nil {
 			return parsedBody{kind: bodyUnparseable}
@@ -77,6 +78,15 @@ func parseBody(b *event.Body, h http.Header) parsedBody {
 		return parsedBody{kind: bodyJSON, json: data}
 	}
 	return parsedBody{kind: bodyUnparseable}
+}
+
+// firstValue is h.Get for a key written in canonical form, without
+// canonicalizing it again.
+func firstValue(values []string) string {
+	if len(values) == 0 {
+		return ""
+	}
+	return values[0]
 }
 
 func gunzip(data []byte) ([]byte, error) {
