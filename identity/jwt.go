@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -37,16 +38,40 @@ type VerifyConfig struct {
 	Leeway time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// CacheSize is how many tokens are remembered after their signature
+	// was verified, so that the same token on the next request costs a
+	// lookup instead of a signature check (RS256 and ES256 take tens of
+	// microseconds). Validity times are checked again on every use. 0
+	// means 4096; negative, no cache.
+	CacheSize int
 }
 
 // Verifier checks JWT signatures and validity times. Keys are read once, by
-// NewVerifier; nothing about tokens is cached. It is safe for concurrent use.
+// NewVerifier; tokens whose signature held are remembered (see
+// VerifyConfig.CacheSize). It is safe for concurrent use.
 type Verifier struct {
 	keys   []key
 	byKID  bool // keys come from a JWKS: the token's kid chooses
 	algs   []string
 	parser *jwt.Parser
+	now    func() time.Time
+	leeway time.Duration
+
+	cacheSize int // 0: no cache
+	mu        sync.Mutex
+	cache     map[string]verified
 }
+
+// verified is a token whose signature held: its claims, and the times to
+// check again at each use.
+type verified struct {
+	claims        []byte
+	exp, nbf, iat time.Time // zero when the token has none
+}
+
+// maxCachedToken bounds the tokens remembered, so that the cache's memory
+// is bounded by CacheSize times this.
+const maxCachedToken = 8 << 10
 
 // NewVerifier reads the keys cfg names and checks that every allowed
 // algorithm fits one of them.
@@ -81,6 +106,16 @@ func NewVerifier(cfg VerifyConfig) (*Verifier, error) {
 	now := cfg.Now
 	if now == nil {
 		now = time.Now
+	}
+	v.now, v.leeway = now, cfg.Leeway
+	switch {
+	case cfg.CacheSize == 0:
+		v.cacheSize = 4096
+	case cfg.CacheSize > 0:
+		v.cacheSize = cfg.CacheSize
+	}
+	if v.cacheSize > 0 {
+		v.cache = make(map[string]verified)
 	}
 	v.parser = jwt.NewParser(
 		jwt.WithValidMethods(algs), // the library's own guard against alg confusion and "none"
@@ -156,7 +191,11 @@ const (
 // only when present) and returns its payload, a JSON object. The error is a
 // short reason fit for an event warning, such as "jwt signature invalid" or
 // "jwt expired at 2026-01-02T15:04:05Z"; claims are nil whenever it is not.
+// The claims of a remembered token are shared: callers only read them.
 func (v *Verifier) Verify(token string) (claims []byte, err error) {
+	if claims, ok := v.remembered(token); ok {
+		return claims, nil
+	}
 	var c verifiedClaims
 	tok, err := v.parser.ParseWithClaims(token, &c, v.keyFor)
 	if err != nil {
@@ -166,7 +205,59 @@ func (v *Verifier) Verify(token string) (claims []byte, err error) {
 	if t := bytes.TrimLeft(c.raw, " \t\r\n"); len(t) == 0 || t[0] != '{' {
 		return nil, errMalformed
 	}
+	v.remember(token, &c)
 	return c.raw, nil
+}
+
+// remembered returns the claims of a token verified before whose validity
+// times still hold, with the parser's own rules (exp: now < exp + leeway;
+// nbf and iat: now + leeway >= them). A token past them is forgotten and
+// verified again, which says why it fails.
+func (v *Verifier) remembered(token string) ([]byte, bool) {
+	if v.cache == nil {
+		return nil, false
+	}
+	v.mu.Lock()
+	e, ok := v.cache[token]
+	v.mu.Unlock()
+	if !ok {
+		return nil, false
+	}
+	now := v.now()
+	if (!e.exp.IsZero() && !now.Before(e.exp.Add(v.leeway))) ||
+		(!e.nbf.IsZero() && now.Add(v.leeway).Before(e.nbf)) ||
+		(!e.iat.IsZero() && now.Add(v.leeway).Before(e.iat)) {
+		v.mu.Lock()
+		delete(v.cache, token)
+		v.mu.Unlock()
+		return nil, false
+	}
+	return e.claims, true
+}
+
+func (v *Verifier) remember(token string, c *verifiedClaims) {
+	if v.cache == nil || len(token) > maxCachedToken {
+		return
+	}
+	e := verified{claims: c.raw}
+	if c.Exp != nil {
+		e.exp = c.Exp.Time
+	}
+	if c.Nbf != nil {
+		e.nbf = c.Nbf.Time
+	}
+	if c.Iat != nil {
+		e.iat = c.Iat.Time
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if len(v.cache) >= v.cacheSize {
+		for k := range v.cache { // full: forget one, whichever the map gives
+			delete(v.cache, k)
+			break
+		}
+	}
+	v.cache[token] = e
 }
 
 // keyFor is the parser's key function: it runs once the algorithm has

@@ -11,6 +11,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -418,6 +419,72 @@ func TestDecodeUnverified(t *testing.T) {
 	}
 }
 
+// The cache of verified tokens: times are checked at every use, with the
+// same leeway; a remembered token needs no signature check; the cache
+// stays within its size.
+func TestVerifyCache(t *testing.T) {
+	k := keys()
+	file := writeFile(t, "secret", k.secret)
+	tok := sign(t, jwt.SigningMethodHS256, k.secret, jwt.MapClaims{"sub": "42", "name": "alice", "exp": now.Add(30 * time.Second).Unix()}, "")
+
+	for _, c := range []struct {
+		leeway time.Duration
+		at     time.Duration // after now
+		want   string        // "" valid
+	}{
+		{0, 29 * time.Second, ""},
+		{0, 30 * time.Second, "jwt expired at 2026-03-01T12:00:30Z"},
+		{time.Minute, 89 * time.Second, ""},
+		{time.Minute, 90 * time.Second, "jwt expired at 2026-03-01T12:00:30Z"},
+	} {
+		clock := now
+		v := newVerifier(t, VerifyConfig{KeyFile: file, Leeway: c.leeway, Now: func() time.Time { return clock }})
+		checkValid(t, v, tok) // remembered now
+		clock = now.Add(c.at)
+		if c.want == "" {
+			checkValid(t, v, tok)
+		} else {
+			checkRefused(t, v, tok, c.want)
+		}
+		// An uncached verifier says the same at that time.
+		u := newVerifier(t, VerifyConfig{KeyFile: file, Leeway: c.leeway, Now: clockAt(now.Add(c.at)), CacheSize: -1})
+		if c.want == "" {
+			checkValid(t, u, tok)
+		} else {
+			checkRefused(t, u, tok, c.want)
+		}
+	}
+
+	// Remembered: with its key gone, a verified token still passes, a new
+	// one does not; without the cache neither does.
+	v := newVerifier(t, VerifyConfig{KeyFile: file})
+	other := sign(t, jwt.SigningMethodHS256, k.secret, jwt.MapClaims{"sub": "43", "name": "alice"}, "")
+	checkValid(t, v, tok)
+	v.keys = []key{{pub: []byte("another secret")}}
+	checkValid(t, v, tok)
+	if _, err := v.Verify(other); err == nil {
+		t.Error("a token never verified passed with the wrong key")
+	}
+	u := newVerifier(t, VerifyConfig{KeyFile: file, CacheSize: -1})
+	checkValid(t, u, tok)
+	u.keys = []key{{pub: []byte("another secret")}}
+	if _, err := u.Verify(tok); err == nil {
+		t.Error("without the cache, a token passed with the wrong key")
+	}
+
+	// Bounded.
+	small := newVerifier(t, VerifyConfig{KeyFile: file, CacheSize: 3})
+	for i := range 10 {
+		tk := sign(t, jwt.SigningMethodHS256, k.secret, jwt.MapClaims{"sub": fmt.Sprint(i), "name": "alice"}, "")
+		if _, err := small.Verify(tk); err != nil {
+			t.Fatal(err)
+		}
+		if n := len(small.cache); n > 3 {
+			t.Fatalf("%d tokens remembered, want at most 3", n)
+		}
+	}
+}
+
 func BenchmarkVerify(b *testing.B) {
 	k := keys()
 	for _, bm := range []struct {
@@ -432,13 +499,20 @@ func BenchmarkVerify(b *testing.B) {
 		{"EdDSA", pemPKIX(b, k.ed.Public()), jwt.SigningMethodEdDSA, k.ed},
 	} {
 		b.Run(bm.name, func(b *testing.B) {
-			v := newVerifier(b, VerifyConfig{KeyFile: writeFile(b, "key", bm.file)})
-			token := sign(b, bm.method, bm.key, alice(), "")
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, err := v.Verify(token); err != nil {
-					b.Fatal(err)
-				}
+			for _, cache := range []struct {
+				name string
+				size int
+			}{{"uncached", -1}, {"cached", 0}} {
+				b.Run(cache.name, func(b *testing.B) {
+					v := newVerifier(b, VerifyConfig{KeyFile: writeFile(b, "key", bm.file), CacheSize: cache.size})
+					token := sign(b, bm.method, bm.key, alice(), "")
+					b.ReportAllocs()
+					for b.Loop() {
+						if _, err := v.Verify(token); err != nil {
+							b.Fatal(err)
+						}
+					}
+				})
 			}
 		})
 	}
