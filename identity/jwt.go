@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -57,9 +56,7 @@ type Verifier struct {
 	now    func() time.Time
 	leeway time.Duration
 
-	cacheSize int // 0: no cache
-	mu        sync.Mutex
-	cache     map[string]verified
+	cache *tokenCache[verified] // nil: no cache
 }
 
 // verified is a token whose signature held: its claims, and the times to
@@ -68,10 +65,6 @@ type verified struct {
 	claims        []byte
 	exp, nbf, iat time.Time // zero when the token has none
 }
-
-// maxCachedToken bounds the tokens remembered, so that the cache's memory
-// is bounded by CacheSize times this.
-const maxCachedToken = 8 << 10
 
 // NewVerifier reads the keys cfg names and checks that every allowed
 // algorithm fits one of them.
@@ -108,15 +101,11 @@ func NewVerifier(cfg VerifyConfig) (*Verifier, error) {
 		now = time.Now
 	}
 	v.now, v.leeway = now, cfg.Leeway
-	switch {
-	case cfg.CacheSize == 0:
-		v.cacheSize = 4096
-	case cfg.CacheSize > 0:
-		v.cacheSize = cfg.CacheSize
+	size := cfg.CacheSize
+	if size == 0 {
+		size = DefaultCacheSize
 	}
-	if v.cacheSize > 0 {
-		v.cache = make(map[string]verified)
-	}
+	v.cache = newTokenCache[verified](size)
 	v.parser = jwt.NewParser(
 		jwt.WithValidMethods(algs), // the library's own guard against alg confusion and "none"
 		jwt.WithLeeway(cfg.Leeway),
@@ -214,12 +203,7 @@ func (v *Verifier) Verify(token string) (claims []byte, err error) {
 // nbf and iat: now + leeway >= them). A token past them is forgotten and
 // verified again, which says why it fails.
 func (v *Verifier) remembered(token string) ([]byte, bool) {
-	if v.cache == nil {
-		return nil, false
-	}
-	v.mu.Lock()
-	e, ok := v.cache[token]
-	v.mu.Unlock()
+	e, ok := v.cache.get(token)
 	if !ok {
 		return nil, false
 	}
@@ -227,18 +211,13 @@ func (v *Verifier) remembered(token string) ([]byte, bool) {
 	if (!e.exp.IsZero() && !now.Before(e.exp.Add(v.leeway))) ||
 		(!e.nbf.IsZero() && now.Add(v.leeway).Before(e.nbf)) ||
 		(!e.iat.IsZero() && now.Add(v.leeway).Before(e.iat)) {
-		v.mu.Lock()
-		delete(v.cache, token)
-		v.mu.Unlock()
+		v.cache.forget(token)
 		return nil, false
 	}
 	return e.claims, true
 }
 
 func (v *Verifier) remember(token string, c *verifiedClaims) {
-	if v.cache == nil || len(token) > maxCachedToken {
-		return
-	}
 	e := verified{claims: c.raw}
 	if c.Exp != nil {
 		e.exp = c.Exp.Time
@@ -249,15 +228,7 @@ func (v *Verifier) remember(token string, c *verifiedClaims) {
 	if c.Iat != nil {
 		e.iat = c.Iat.Time
 	}
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if len(v.cache) >= v.cacheSize {
-		for k := range v.cache { // full: forget one, whichever the map gives
-			delete(v.cache, k)
-			break
-		}
-	}
-	v.cache[token] = e
+	v.cache.put(token, e)
 }
 
 // keyFor is the parser's key function: it runs once the algorithm has

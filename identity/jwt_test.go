@@ -479,7 +479,7 @@ func TestVerifyCache(t *testing.T) {
 		if _, err := small.Verify(tk); err != nil {
 			t.Fatal(err)
 		}
-		if n := len(small.cache); n > 3 {
+		if n := small.cache.len(); n > 3 {
 			t.Fatalf("%d tokens remembered, want at most 3", n)
 		}
 	}

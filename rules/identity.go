@@ -24,6 +24,7 @@ func WithBindings(b *identity.Bindings) Option {
 type tokenSource struct {
 	from     []source           // default: header.Authorization
 	verifier *identity.Verifier // nil: claims are read without verification
+	decoder  *identity.Decoder  // when not verifying; remembers decoded tokens
 }
 
 var defaultTokenFrom = []source{{kind: srcHeader, key: "Authorization", text: "header.Authorization"}}
@@ -82,7 +83,11 @@ func (b *builder) jwtClaims() []byte {
 		b.claims = claims
 		return claims
 	}
-	b.claims, _ = identity.DecodeUnverified(tok)
+	if d := b.set.tokens.decoder; d != nil {
+		b.claims, _ = d.Decode(tok)
+	} else {
+		b.claims, _ = identity.DecodeUnverified(tok)
+	}
 	return b.claims
 }
 

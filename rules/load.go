@@ -187,6 +187,9 @@ func (l *loader) file1(root *yaml.Node) *Set {
 	if j := f["jwt"]; j != nil {
 		set.tokens = l.jwt(j)
 	}
+	if set.tokens.verifier == nil {
+		set.tokens.decoder = identity.NewDecoder(0)
+	}
 	if ids := f["identities"]; ids != nil {
 		idf := l.fields(ids, "identities", "lookup")
 		if v := idf["lookup"]; v == nil {
