@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/auditproxy/auditproxy/event"
 )
@@ -42,10 +43,19 @@ type Kind struct {
 	// so that an outage fills the disk, not the memory, and a restart
 	// loses nothing.
 	Local bool
+	// BatchEvents and BatchWait are the kind's defaults for batch.max_events
+	// and batch.max_wait, for destinations that take large batches far
+	// better than small ones (a database: one transaction per batch).
+	// 0: the defaults of every kind.
+	BatchEvents int
+	BatchWait   time.Duration
 }
 
 // IsLocal reports whether the kind writes to this machine (see Kind.Local).
 func IsLocal(kind string) bool { return kinds[kind].Local }
+
+// KindOf returns the registered kind of that name (the zero Kind when none).
+func KindOf(kind string) Kind { return kinds[kind] }
 
 // IsCollector reports whether the kind is registered and sends to another
 // machine (not Local).

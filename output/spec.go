@@ -52,11 +52,15 @@ type BufferSpec struct {
 
 // BatchSpec says how events are grouped into one write to the output.
 type BatchSpec struct {
-	// MaxWait is how long a batch of fewer than the most events one write
-	// takes (500) may wait for more before it is sent: one request to a
+	// MaxWait is how long a batch of fewer than MaxEvents may wait for
+	// more before it is sent: one request to a
 	// collector per many events, at the cost of that much latency. nil:
-	// 100 ms for collectors, none for stdout and files; 0: never wait.
+	// 100 ms for collectors (or the kind's own: the store waits 1 s), none
+	// for stdout and files; 0: never wait.
 	MaxWait *time.Duration `yaml:"max_wait"`
+	// MaxEvents is the most events one write takes. 0: 500, or the kind's
+	// own (the store: 10,000).
+	MaxEvents int `yaml:"max_events"`
 }
 
 // RetrySpec is the backoff between attempts: exponential with jitter,

@@ -49,6 +49,28 @@ func TestBatchMaxWait(t *testing.T) {
 					}
 				})
 			}
+			t.Run("max events", func(t *testing.T) {
+				e := newEnv(t)
+				s := spec(buffer)
+				hour := time.Hour
+				s.Batch.MaxWait, s.Batch.MaxEvents = &hour, 10
+				sink := &fakeSink{}
+				q := e.open(s, sink)
+				evs := events("e", 30)
+				for i := range evs {
+					if err := q.Enqueue(evs[i : i+1]); err != nil {
+						t.Fatal(err)
+					}
+				}
+				waitDelivered(t, q, 30)
+				sink.mu.Lock()
+				defer sink.mu.Unlock()
+				for i, call := range sink.calls {
+					if len(call) != 10 {
+						t.Errorf("write %d took %d events, want batches of 10", i, len(call))
+					}
+				}
+			})
 			t.Run("close", func(t *testing.T) {
 				e := newEnv(t)
 				s := spec(buffer)
@@ -73,24 +95,41 @@ func TestBatchMaxWait(t *testing.T) {
 	}
 }
 
+func init() {
+	output.Register("batchy-test", output.Kind{BatchEvents: 7, BatchWait: 3 * time.Second,
+		Open: func(output.Spec) (output.Sink, error) { return &fakeSink{}, nil }})
+}
+
 // The default wait is for collectors only: files and stdout write at once.
-func TestBatchMaxWaitDefault(t *testing.T) {
+// A kind may have its own batch defaults; the spec's win.
+func TestBatchDefaults(t *testing.T) {
+	second := time.Second
 	for _, c := range []struct {
-		typ  string
-		want time.Duration
+		spec       output.Spec
+		wantWait   time.Duration
+		wantEvents int
 	}{
-		{"file", 0},
-		{"stdout", 0},
-		{"http", defaultBatchWait},
-		{"syslog", defaultBatchWait},
+		{output.Spec{Type: "file"}, 0, maxBatch},
+		{output.Spec{Type: "stdout"}, 0, maxBatch},
+		{output.Spec{Type: "http"}, defaultBatchWait, maxBatch},
+		{output.Spec{Type: "syslog"}, defaultBatchWait, maxBatch},
+		{output.Spec{Type: "batchy-test"}, 3 * time.Second, 7},
+		{output.Spec{Type: "batchy-test", Batch: output.BatchSpec{MaxWait: &second, MaxEvents: 9}}, time.Second, 9},
+		{output.Spec{Type: "http", Batch: output.BatchSpec{MaxEvents: 50}}, defaultBatchWait, 50},
 	} {
-		s := output.Spec{Type: c.typ}
+		s := c.spec
 		if err := withDefaults(&s); err != nil {
 			t.Fatal(err)
 		}
-		if got := *s.Batch.MaxWait; got != c.want {
-			t.Errorf("%s: batch.max_wait = %v, want %v", c.typ, got, c.want)
+		if got := *s.Batch.MaxWait; got != c.wantWait {
+			t.Errorf("%s %+v: batch.max_wait = %v, want %v", c.spec.Type, c.spec.Batch, got, c.wantWait)
 		}
+		if got := s.Batch.MaxEvents; got != c.wantEvents {
+			t.Errorf("%s %+v: batch.max_events = %d, want %d", c.spec.Type, c.spec.Batch, got, c.wantEvents)
+		}
+	}
+	if err := withDefaults(&output.Spec{Type: "http", Batch: output.BatchSpec{MaxEvents: -1}}); err == nil {
+		t.Error("a negative batch.max_events was accepted")
 	}
 	neg := -time.Second
 	s := output.Spec{Type: "http", Batch: output.BatchSpec{MaxWait: &neg}}

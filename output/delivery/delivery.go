@@ -65,7 +65,8 @@ const (
 	// syncInterval is how often fsync: interval flushes the disk buffer
 	// (only when something was written).
 	syncInterval = 200 * time.Millisecond
-	// maxBatch bounds the events handed to one sink.Write.
+	// maxBatch is batch.max_events unless the spec or the kind says
+	// otherwise: the most events handed to one sink.Write.
 	maxBatch = 500
 	// defaultBatchWait is batch.max_wait for collectors.
 	defaultBatchWait = 100 * time.Millisecond
@@ -255,15 +256,20 @@ func withDefaults(s *output.Spec) error {
 	if b.MaxBytes < 0 || b.MaxAge < 0 || b.MaxCount < 0 || r.Initial < 0 || r.Max < 0 || r.MaxAttempts < 0 {
 		return errors.New("buffer and retry settings cannot be negative")
 	}
+	kind := output.KindOf(s.Type)
 	if w := s.Batch.MaxWait; w == nil {
-		d := time.Duration(0)
-		if output.IsCollector(s.Type) {
+		d := kind.BatchWait
+		if d == 0 && output.IsCollector(s.Type) {
 			d = defaultBatchWait
 		}
 		s.Batch.MaxWait = &d
 	} else if *w < 0 {
 		return errors.New("batch.max_wait cannot be negative")
 	}
+	if s.Batch.MaxEvents < 0 {
+		return errors.New("batch.max_events cannot be negative")
+	}
+	s.Batch.MaxEvents = cmpOr(s.Batch.MaxEvents, cmpOr(kind.BatchEvents, maxBatch))
 	b.MaxCount = cmpOr(b.MaxCount, defaultMaxCount)
 	b.MaxBytes = cmpOr(b.MaxBytes, defaultMaxBytes)
 	b.MaxAge = cmpOr(b.MaxAge, defaultMaxAge)
@@ -585,7 +591,7 @@ func (q *Queue) next() ([]event.Event, bool) {
 		default:
 		}
 		if !lingered && !q.closed {
-			if n := q.st.depth() - q.st.inflight(); n > 0 && n < maxBatch && *q.spec.Batch.MaxWait > 0 {
+			if n := q.st.depth() - q.st.inflight(); n > 0 && n < q.spec.Batch.MaxEvents && *q.spec.Batch.MaxWait > 0 {
 				lingered = true
 				q.unlock()
 				q.lingerFor(*q.spec.Batch.MaxWait)
@@ -594,7 +600,7 @@ func (q *Queue) next() ([]event.Event, bool) {
 			}
 		}
 		free := q.st.free()
-		evs, raw := q.st.read(maxBatch)
+		evs, raw := q.st.read(q.spec.Batch.MaxEvents)
 		if q.st.free() > free {
 			q.signalRoom() // reading deleted segments confirmed earlier
 		}
@@ -638,7 +644,7 @@ func (q *Queue) lingerFor(d time.Duration) {
 			return
 		case <-q.wake:
 			q.mu.Lock()
-			full := q.st.depth()-q.st.inflight() >= maxBatch
+			full := q.st.depth()-q.st.inflight() >= q.spec.Batch.MaxEvents
 			q.mu.Unlock()
 			if full {
 				return
