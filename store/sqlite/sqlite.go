@@ -556,18 +556,8 @@ func (s *Store) Facets(ctx context.Context, f store.Filter, field store.FacetFie
 		return nil, fmt.Errorf("counting %s facets: %w", field, err)
 	}
 	defer rows.Close()
-	var out []store.Facet
-	for rows.Next() {
-		var fc store.Facet
-		if err := rows.Scan(&fc.Value, &fc.Label, &fc.Count); err != nil {
-			return nil, fmt.Errorf("counting %s facets: %w", field, err)
-		}
-		if fc.Label == fc.Value {
-			fc.Label = ""
-		}
-		out = append(out, fc)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := sqlcommon.Facets(rows)
+	if err != nil {
 		return nil, fmt.Errorf("counting %s facets: %w", field, err)
 	}
 	return out, nil
