@@ -699,3 +699,23 @@ func TestDiskBacklogStaysOnDisk(t *testing.T) {
 		t.Errorf("heap grew by %d MB for a backlog on disk", grown>>20)
 	}
 }
+
+// FuzzCursorFile: whatever the acked file holds (damage, another
+// version's format), reading it gives a position or "replay everything",
+// never a panic or a negative offset.
+func FuzzCursorFile(f *testing.F) {
+	f.Add([]byte(`{"segment":7,"offset":123456,"sum":0}`))
+	f.Add([]byte(`{"segment":7,"offset":123456}`))
+	f.Add([]byte(`{"segment":1,"offset":-5}`))
+	f.Add([]byte("{not json"))
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if err := os.WriteFile(filepath.Join(dir, cursorFile), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		d := &diskStore{dir: dir}
+		if p := d.loadCursor(); p.Off < 0 {
+			t.Errorf("cursor %+v from %q", p, data)
+		}
+	})
+}
