@@ -37,7 +37,9 @@ type Exchange struct {
 
 	// Status is what the client got: the upstream's status, or 502/504 when
 	// the upstream could not be reached or timed out.
-	Status         int
+	Status int
+	// ResponseHeader is nil when no rule asked for it (proxy.Interest),
+	// except on a redirect.
 	ResponseHeader http.Header
 	ResponseBody   Body
 

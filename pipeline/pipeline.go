@@ -204,7 +204,7 @@ func (p *Pipeline) Interest(r *http.Request) proxy.Interest {
 	in := set.Interest(r)
 	if !in.Record {
 		if p.unmatched != nil && p.unmatched.Wants(r) {
-			in = rules.Interest{Record: true, RequestBody: true, ResponseBody: true}
+			in = rules.Interest{Record: true, RequestBody: true, ResponseBody: true, ResponseHeader: true}
 		}
 	}
 	if p.metrics != nil {
@@ -213,7 +213,7 @@ func (p *Pipeline) Interest(r *http.Request) proxy.Interest {
 	if !in.Record {
 		return proxy.Interest{}
 	}
-	return proxy.Interest{Record: true, RequestBody: in.RequestBody, ResponseBody: in.ResponseBody,
+	return proxy.Interest{Record: true, RequestBody: in.RequestBody, ResponseBody: in.ResponseBody, ResponseHeader: in.ResponseHeader,
 		Before: in.Before, Critical: in.Critical, Token: set}
 }
 

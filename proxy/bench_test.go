@@ -90,6 +90,15 @@ func BenchmarkProxyPOSTCaptured(b *testing.B) {
 	runPOST(b, front.URL+"/api/items")
 }
 
+// BenchmarkProxyPOSTRequestBody records the request body only: the shape
+// of a rule that reads the request (bench/run.sh's), whose response header
+// is not kept.
+func BenchmarkProxyPOSTRequestBody(b *testing.B) {
+	up := benchUpstream(b)
+	front := newFront(b, up.URL, Config{Observer: discard{Interest{Record: true, RequestBody: true}}})
+	runPOST(b, front.URL+"/api/items")
+}
+
 // BenchmarkProxyPOSTUnrecorded is the same POST, not recorded.
 func BenchmarkProxyPOSTUnrecorded(b *testing.B) {
 	up := benchUpstream(b)

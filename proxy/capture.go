@@ -110,7 +110,10 @@ func (t *teeBody) seal() *capture {
 type captureWriter struct {
 	http.ResponseWriter
 	status int
-	header http.Header // as it was when the status was written
+	header http.Header // as it was when the status was written; nil unless kept
+	// keepHeader copies the header for the Exchange; a redirect's is
+	// copied anyway (see Proxy.normalizingRedirect).
+	keepHeader bool
 	body   capture     // limit 0 when the body is not wanted: sizes only
 
 	ctx        context.Context // the client's request: done when the client has gone
@@ -135,7 +138,9 @@ func (w *captureWriter) WriteHeader(code int) {
 		if w.contentLength > 0 && h.Get("Content-Length") == "" && h.Get("Transfer-Encoding") == "" {
 			h.Set("Content-Length", strconv.FormatInt(w.contentLength, 10))
 		}
-		w.header = h.Clone()
+		if w.keepHeader || isRedirect(code) {
+			w.header = h.Clone()
+		}
 		if cl := h.Get("Content-Length"); cl != "" {
 			if n, err := strconv.ParseInt(cl, 10, 64); err == nil {
 				w.body.expect(n)

@@ -13,6 +13,10 @@ type Interest struct {
 	Record       bool // build an Exchange and hand it to Observe
 	RequestBody  bool // capture a bounded copy of the request body
 	ResponseBody bool // capture a bounded copy of the response body
+	// ResponseHeader keeps the response header in the Exchange; without
+	// it (and ResponseBody) Exchange.ResponseHeader is nil, but for a
+	// redirect, whose Location the proxy reads itself.
+	ResponseHeader bool
 	Token        any  // carried unchanged into Exchange.Token
 
 	// Before, when not empty, is a path (with query, if any) on the

@@ -488,6 +488,7 @@ func (p *Proxy) serveRecorded(w http.ResponseWriter, r *http.Request, in Interes
 	}
 	rec.https = r.TLS != nil
 	rec.w.ResponseWriter = w
+	rec.w.keepHeader = in.ResponseHeader || in.ResponseBody
 	if in.ResponseBody {
 		rec.w.body.limit = p.limit
 	}

@@ -904,6 +904,27 @@ func TestRecording(t *testing.T) {
 			t.Errorf("bodies = %+v, %+v; want sizes only: %+v, %+v", x.RequestBody, x.ResponseBody, wantReq, wantResp)
 		}
 	})
+	t.Run("response header only when asked", func(t *testing.T) {
+		for _, c := range []struct {
+			in   Interest
+			want bool
+		}{
+			{Interest{Record: true}, false},
+			{Interest{Record: true, ResponseHeader: true}, true},
+			{Interest{Record: true, ResponseBody: true}, true}, // the body's type is in it
+		} {
+			rec := newRecorder(c.in)
+			front := newFront(t, up.URL, Config{Observer: rec})
+			post(t, front.URL)
+			x := rec.next(t)
+			if got := x.ResponseHeader.Get("X-Up") == "1"; got != c.want || (!c.want && x.ResponseHeader != nil) {
+				t.Errorf("%+v: ResponseHeader = %v, want it kept: %v", c.in, x.ResponseHeader, c.want)
+			}
+			if x.Status != http.StatusCreated {
+				t.Errorf("%+v: Status = %d, want 201 either way", c.in, x.Status)
+			}
+		}
+	})
 	t.Run("not interested", func(t *testing.T) {
 		rec := newRecorder(Interest{})
 		front := newFront(t, up.URL, Config{Observer: rec})

@@ -824,8 +824,19 @@ func (l *loader) before(n *yaml.Node) *beforeSpec {
 	return b
 }
 
-// planCapture decides, once at load, which bodies the rule reads, so the
-// proxy captures only those.
+// reads says which parts of an exchange beyond its request head the
+// sources read.
+func reads(srcs []source) (requestBody, responseBody, responseHeader bool) {
+	for _, s := range srcs {
+		requestBody = requestBody || s.kind == srcRequestBody
+		responseBody = responseBody || s.kind == srcResponseBody
+		responseHeader = responseHeader || s.kind == srcResponseHeader || s.kind == srcResponseCookie
+	}
+	return requestBody, responseBody, responseHeader || responseBody
+}
+
+// planCapture decides, once at load, which bodies (and whether the
+// response header) the rule reads, so the proxy keeps only those.
 func (r *Rule) planCapture(defActor party) {
 	var srcs []source
 	actor := r.actor
@@ -845,10 +856,7 @@ func (r *Rule) planCapture(defActor party) {
 		srcs = append(srcs, b.id.sources()...)
 		srcs = append(srcs, b.name.sources()...)
 	}
-	for _, s := range srcs {
-		r.needsRequestBody = r.needsRequestBody || s.kind == srcRequestBody
-		r.needsResponseBody = r.needsResponseBody || s.kind == srcResponseBody
-	}
+	r.needsRequestBody, r.needsResponseBody, r.needsResponseHeader = reads(srcs)
 	r.needsRequestBody = r.needsRequestBody || r.changes.set()
 	for _, c := range r.conds {
 		r.needsRequestBody = r.needsRequestBody || c.where == inForm || c.where == inBody

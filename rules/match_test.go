@@ -189,26 +189,37 @@ rules:
     match: {method: DELETE, path: "/users/{id}"}
     action: user.deleted
     description: "{jwt.name} deleted {path.id}"
+  - name: e
+    match: {method: POST, path: /files}
+    action: file.uploaded
+    target: {id: response.header.Location}
+  - name: f
+    match: {method: POST, path: /session}
+    action: user.signed_in
+    bind:
+      - {slot: cookie.sid, key: response.cookie.sid, id: request.body.user}
 `))
 	if err != nil {
 		t.Fatal(err)
 	}
 	cases := []struct {
-		method, path    string
-		record, rq, rsp bool
+		method, path         string
+		record, rq, rsp, hdr bool
 	}{
-		{"POST", "/users", true, false, true},
-		{"POST", "/login", true, true, false},
-		{"PUT", "/users/1", true, true, false},
-		{"DELETE", "/users/1", true, false, false},
-		{"GET", "/users/1", false, false, false},
-		{"POST", "/other", false, false, false},
+		{"POST", "/users", true, false, true, true}, // a body's header says its encoding
+		{"POST", "/login", true, true, false, false},
+		{"PUT", "/users/1", true, true, false, false},
+		{"DELETE", "/users/1", true, false, false, false},
+		{"POST", "/files", true, false, false, true},
+		{"POST", "/session", true, true, false, true},
+		{"GET", "/users/1", false, false, false, false},
+		{"POST", "/other", false, false, false, false},
 	}
 	for _, c := range cases {
 		in := set.Interest(httptest.NewRequest(c.method, c.path, nil))
-		rec, rq, rsp := in.Record, in.RequestBody, in.ResponseBody
-		if rec != c.record || rq != c.rq || rsp != c.rsp {
-			t.Errorf("%s %s: Needs = %v,%v,%v want %v,%v,%v", c.method, c.path, rec, rq, rsp, c.record, c.rq, c.rsp)
+		got := [4]bool{in.Record, in.RequestBody, in.ResponseBody, in.ResponseHeader}
+		if want := [4]bool{c.record, c.rq, c.rsp, c.hdr}; got != want {
+			t.Errorf("%s %s: record, request body, response body, response header = %v, want %v", c.method, c.path, got, want)
 		}
 	}
 }

@@ -40,6 +40,9 @@ type Rule struct {
 
 	needsRequestBody  bool
 	needsResponseBody bool
+	// needsResponseHeader: a source reads a response header or cookie, or
+	// the response body (its header says how it is encoded).
+	needsResponseHeader bool
 }
 
 // party is an actor or a target: where each of its fields comes from.

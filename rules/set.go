@@ -31,11 +31,14 @@ func (s *Set) Rules() []*Rule { return s.rules }
 
 // Interest is what the set wants from a request, known from its head.
 type Interest struct {
-	Record       bool   // some rule could match
-	RequestBody  bool   // a candidate reads the request body
-	ResponseBody bool   // a candidate reads the response body
-	Before       string // path to pre-fetch for a candidate's from values; "" for none
-	Critical     bool   // a candidate has delivery: critical
+	Record       bool // some rule could match
+	RequestBody  bool // a candidate reads the request body
+	ResponseBody bool // a candidate reads the response body
+	// ResponseHeader: a candidate reads a response header or cookie (or
+	// the body).
+	ResponseHeader bool
+	Before         string // path to pre-fetch for a candidate's from values; "" for none
+	Critical       bool   // a candidate has delivery: critical
 }
 
 // Interest runs on the request path for every request: an index lookup on
@@ -48,6 +51,7 @@ func (s *Set) Interest(r *http.Request) Interest {
 		in.Record = true
 		in.RequestBody = in.RequestBody || rule.needsRequestBody
 		in.ResponseBody = in.ResponseBody || rule.needsResponseBody
+		in.ResponseHeader = in.ResponseHeader || rule.needsResponseHeader
 		in.Critical = in.Critical || rule.Critical
 		if in.Before == "" && rule.before != nil {
 			in.Before = rule.beforePath(r)
