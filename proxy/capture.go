@@ -114,7 +114,7 @@ type captureWriter struct {
 	// keepHeader copies the header for the Exchange; a redirect's is
 	// copied anyway (see Proxy.normalizingRedirect).
 	keepHeader bool
-	body   capture     // limit 0 when the body is not wanted: sizes only
+	body       capture // limit 0 when the body is not wanted: sizes only
 
 	ctx        context.Context // the client's request: done when the client has gone
 	incomplete bool            // the upstream's body broke off: see event.Exchange.ResponseIncomplete

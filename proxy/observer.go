@@ -17,7 +17,7 @@ type Interest struct {
 	// it (and ResponseBody) Exchange.ResponseHeader is nil, but for a
 	// redirect, whose Location the proxy reads itself.
 	ResponseHeader bool
-	Token        any  // carried unchanged into Exchange.Token
+	Token          any // carried unchanged into Exchange.Token
 
 	// Before, when not empty, is a path (with query, if any) on the
 	// upstream to GET before the request is forwarded, sent with the
