@@ -34,6 +34,10 @@ func TestDecoder(t *testing.T) {
 	if off := NewDecoder(-1); off.cache != nil {
 		t.Error("NewDecoder(-1) remembers tokens")
 	}
+	var none *Decoder
+	if got, ok := none.Decode(good); !ok || got == nil {
+		t.Error("a nil Decoder does not decode")
+	}
 }
 
 func FuzzDecoder(f *testing.F) {

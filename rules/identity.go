@@ -83,11 +83,7 @@ func (b *builder) jwtClaims() []byte {
 		b.claims = claims
 		return claims
 	}
-	if d := b.set.tokens.decoder; d != nil {
-		b.claims, _ = d.Decode(tok)
-	} else {
-		b.claims, _ = identity.DecodeUnverified(tok)
-	}
+	b.claims, _ = b.set.tokens.decoder.Decode(tok)
 	return b.claims
 }
 
