@@ -19,7 +19,6 @@ func (s *Store) EachInChainOrder(ctx context.Context, fn func(seq int64, ev *eve
 	var (
 		seq int64 = -1 << 63
 		id  string
-		ev  event.Event
 		doc []byte
 	)
 	for {
@@ -28,26 +27,10 @@ func (s *Store) EachInChainOrder(ctx context.Context, fn func(seq int64, ev *eve
 		if err != nil {
 			return fmt.Errorf("reading events in chain order: %w", err)
 		}
-		n := 0
-		for rows.Next() {
-			if err := rows.Scan(&seq, &id, &doc); err != nil {
-				rows.Close()
-				return fmt.Errorf("reading events in chain order: %w", err)
-			}
-			n++
-			if err := sqlcommon.Decode(doc, &ev); err != nil {
-				rows.Close()
-				return fmt.Errorf("reading events in chain order: event %q: %w", id, err)
-			}
-			if err := fn(seq, &ev); err != nil {
-				rows.Close()
-				return err
-			}
-		}
-		err = rows.Err()
+		n, err := sqlcommon.ChainRows(rows, []any{&seq, &id, &doc}, &seq, &id, &doc, fn)
 		rows.Close()
 		if err != nil {
-			return fmt.Errorf("reading events in chain order: %w", err)
+			return err
 		}
 		if n < store.ChainChunk {
 			return nil

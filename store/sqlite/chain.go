@@ -18,7 +18,6 @@ var _ store.ChainReader = (*Store)(nil)
 func (s *Store) EachInChainOrder(ctx context.Context, fn func(seq int64, ev *event.Event) error) error {
 	var (
 		seq, num int64 = -1 << 63, 0
-		ev       event.Event
 		doc      []byte
 		id       string
 	)
@@ -28,26 +27,10 @@ func (s *Store) EachInChainOrder(ctx context.Context, fn func(seq int64, ev *eve
 		if err != nil {
 			return fmt.Errorf("reading events in chain order: %w", err)
 		}
-		n := 0
-		for rows.Next() {
-			if err := rows.Scan(&seq, &num, &id, &doc); err != nil {
-				rows.Close()
-				return fmt.Errorf("reading events in chain order: %w", err)
-			}
-			n++
-			if err := sqlcommon.Decode(doc, &ev); err != nil {
-				rows.Close()
-				return fmt.Errorf("reading events in chain order: event %q: %w", id, err)
-			}
-			if err := fn(seq, &ev); err != nil {
-				rows.Close()
-				return err
-			}
-		}
-		err = rows.Err()
+		n, err := sqlcommon.ChainRows(rows, []any{&seq, &num, &id, &doc}, &seq, &id, &doc, fn)
 		rows.Close()
 		if err != nil {
-			return fmt.Errorf("reading events in chain order: %w", err)
+			return err
 		}
 		if n < store.ChainChunk {
 			return nil
