@@ -15,13 +15,7 @@ import (
 )
 
 func init() {
-	Register("elasticsearch", Kind{FlagArg: "url", Open: func(s Spec) (Sink, error) {
-		es, err := OpenElasticsearch(s)
-		if err != nil {
-			return nil, err
-		}
-		return es, nil
-	}})
+	Register("elasticsearch", Kind{FlagArg: "url", Open: fromSpec(OpenElasticsearch)})
 }
 
 var _ Sink = (*Elasticsearch)(nil)

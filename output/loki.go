@@ -15,13 +15,7 @@ import (
 )
 
 func init() {
-	Register("loki", Kind{FlagArg: "url", Open: func(s Spec) (Sink, error) {
-		l, err := OpenLoki(s)
-		if err != nil {
-			return nil, err
-		}
-		return l, nil
-	}})
+	Register("loki", Kind{FlagArg: "url", Open: fromSpec(OpenLoki)})
 }
 
 var _ Sink = (*Loki)(nil)

@@ -16,13 +16,7 @@ import (
 )
 
 func init() {
-	Register("otlp", Kind{FlagArg: "url", Open: func(s Spec) (Sink, error) {
-		o, err := OpenOTLP(s)
-		if err != nil {
-			return nil, err
-		}
-		return o, nil
-	}})
+	Register("otlp", Kind{FlagArg: "url", Open: fromSpec(OpenOTLP)})
 }
 
 var _ Sink = (*OTLP)(nil)

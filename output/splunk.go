@@ -16,13 +16,7 @@ import (
 )
 
 func init() {
-	Register("splunk", Kind{FlagArg: "url", Open: func(s Spec) (Sink, error) {
-		sp, err := OpenSplunk(s)
-		if err != nil {
-			return nil, err
-		}
-		return sp, nil
-	}})
+	Register("splunk", Kind{FlagArg: "url", Open: fromSpec(OpenSplunk)})
 }
 
 var _ Sink = (*Splunk)(nil)

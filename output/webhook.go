@@ -18,13 +18,7 @@ import (
 )
 
 func init() {
-	Register("http", Kind{FlagArg: "url", Open: func(s Spec) (Sink, error) {
-		w, err := OpenWebhook(s)
-		if err != nil {
-			return nil, err // not a typed nil *Webhook in a non-nil Sink
-		}
-		return w, nil
-	}})
+	Register("http", Kind{FlagArg: "url", Open: fromSpec(OpenWebhook)})
 }
 
 var _ Sink = (*Webhook)(nil)
