@@ -54,27 +54,27 @@ func TestDeliveryThroughACollectorOutage(t *testing.T) {
 	for range 20 {
 		do(t, "POST", h.URL+"/login", `{"username":"u"}`, nil)
 	}
-	// Scrape while serving: wait for delivery first, bounded.
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		mu.Lock()
-		n := len(got)
-		mu.Unlock()
-		if n == 20 || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 	addr := regexp.MustCompile(`"admin":"([^"]+)"`).FindStringSubmatch(h.logText())
 	if addr == nil {
 		t.Fatalf("admin address not logged:\n%s", h.logText())
 	}
-	resp, err := http.Get("http://" + addr[1] + "/metrics")
-	if err != nil {
-		t.Fatal(err)
+	// Scrape while serving, once the output has counted its deliveries
+	// (bounded): the collector sees a batch before the proxy has read the
+	// reply that confirms it.
+	const delivered = `auditproxy_output_delivered_total{output="siem"} 20`
+	var metrics []byte
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		resp, err := http.Get("http://" + addr[1] + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		metrics, _ = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if strings.Contains(string(metrics), delivered) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
-	metrics, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
 	evs := h.events() // stops the proxy
 	if len(evs) != 20 {
 		t.Fatalf("file output has %d events, want 20", len(evs))
@@ -86,7 +86,7 @@ func TestDeliveryThroughACollectorOutage(t *testing.T) {
 			t.Errorf("event %s never reached the collector", ev["id"])
 		}
 	}
-	for _, want := range []string{`auditproxy_output_delivered_total{output="siem"} 20`, `auditproxy_events_total{action="user.login_failed",outcome="failure"} 20`, `auditproxy_requests_total{recorded="true"} 20`} {
+	for _, want := range []string{delivered, `auditproxy_events_total{action="user.login_failed",outcome="failure"} 20`, `auditproxy_requests_total{recorded="true"} 20`} {
 		if !strings.Contains(string(metrics), want) {
 			t.Errorf("metrics lack %q", want)
 		}
