@@ -19,6 +19,7 @@ import (
 	"io"
 	"log"
 	"math/rand/v2"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -174,6 +175,20 @@ func ingest(ctx context.Context, s store.Store, g *gen, from, n, batch int) {
 	if w1, r1 := procIO(); w1 > 0 {
 		fmt.Printf("ingest I/O: %.1f KiB written, %.1f KiB read per event\n", float64(w1-w0)/1024/float64(loaded), float64(r1-r0)/1024/float64(loaded))
 	}
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	fmt.Printf("ingest memory: peak resident %d MiB (the process, SQLite's page cache included); Go heap %d MiB of %d MiB from the OS\n",
+		maxRSS()>>20, m.HeapInuse>>20, m.Sys>>20)
+}
+
+// maxRSS is the most memory this process has had resident so far, in
+// bytes; 0 where the system does not say.
+func maxRSS() int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return ru.Maxrss << 10 // KiB on Linux
 }
 
 // cpuTime is the CPU time this process has used so far: less disturbed
@@ -273,6 +288,21 @@ func queries(ctx context.Context, s store.Store, g *gen, runs int) {
 	measure("count: action + last 28 days", cnt(func() store.Filter { return store.Filter{Actions: []string{action()}, From: last28, To: now} }))
 	measure("count: last 28 days", cnt(func() store.Filter { return store.Filter{From: last28, To: now} }))
 	measure("count: everything", cnt(func() store.Filter { return store.Filter{} }))
+	fmt.Println()
+	measure("page: a target id", page(func() store.Filter { return store.Filter{Target: g.target(r)} }))
+	measure("page: a target name + last 28 days", page(func() store.Filter {
+		return store.Filter{Target: store.Target{Name: g.target(r).Name}, From: last28, To: now}
+	}))
+	measure("page: a target type and id + an action", page(func() store.Filter {
+		t := g.target(r)
+		return store.Filter{Target: store.Target{Type: t.Type, ID: t.ID}, Actions: []string{action()}}
+	}))
+	measure("count: a target id", cnt(func() store.Filter { return store.Filter{Target: g.target(r)} }))
+	measure("count: a target name + last 28 days", cnt(func() store.Filter {
+		return store.Filter{Target: store.Target{Name: g.target(r).Name}, From: last28, To: now}
+	}))
+	measure("page: an IP's /24", page(func() store.Filter { return store.Filter{IP: g.cidr(r)} }))
+	measure("count: an IP's /24", cnt(func() store.Filter { return store.Filter{IP: g.cidr(r)} }))
 	fmt.Println()
 	measure("text: a target id (few matches), page", page(func() store.Filter {
 		return store.Filter{Text: fmt.Sprintf("INV-%05d", r.IntN(g.targets))}
@@ -407,6 +437,24 @@ func newGen(end time.Time, n int) *gen {
 		}
 	}
 	return g
+}
+
+// target is a target of the events, at random: a filter for its id (with
+// its type) and name.
+func (g *gen) target(r *rand.Rand) store.Target {
+	a := g.actions[r.IntN(len(g.actions))]
+	tid := r.IntN(g.targets)
+	t := store.Target{Type: a.ttype, ID: fmt.Sprintf("%s-%05d", a.ttype[:3], tid), Name: fmt.Sprintf("%s %d", a.ttype, tid)}
+	if a.ttype == "invoice" {
+		t.ID = fmt.Sprintf("INV-%05d", tid)
+	}
+	return t
+}
+
+// cidr is the /24 of an IPv4 address of the events, at random.
+func (g *gen) cidr(r *rand.Rand) *netip.Prefix {
+	p := netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(r.IntN(16)), byte(r.IntN(256)), 0}), 24)
+	return &p
 }
 
 func (g *gen) actionNames() []string {
