@@ -7,3 +7,6 @@ func SetCommonMatches(n int) (undo func()) {
 	commonMatches = n
 	return func() { commonMatches = old }
 }
+
+// KeyToken is keyToken, for comparing with what the database makes.
+var KeyToken = keyToken

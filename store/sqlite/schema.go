@@ -2,7 +2,10 @@ package sqlite
 
 // schemaVersion is PRAGMA user_version once schema has run. A database with
 // a higher version was made by a newer auditproxy and is not touched.
-const schemaVersion = 1
+//
+// 2: the target id and name are found through events_keys, not B-tree
+// indexes (see below); migrate moves a version 1 database over.
+const schemaVersion = 2
 
 // schema creates the tables on a new database; on an existing one it does
 // nothing.
@@ -18,6 +21,21 @@ const schemaVersion = 1
 // page's end; ip_bin (16 bytes, IPv4 mapped into IPv6) so that a CIDR is a
 // BETWEEN; seq, to walk a chain in order; id's UNIQUE index is what
 // INSERT OR IGNORE deduplicates on.
+//
+// events_keys finds the events of a target id or name: an FTS5 index with
+// one token per value, the value's UTF-8 bytes in hex (keyToken), so that
+// a match is the value itself, not a word of it; the column comparison
+// (target_id = ?) stays in the query and settles what the 64 bytes a
+// token keeps cannot. Not a B-tree index on (target_id, time) as for the
+// other columns: target ids and names arrive in random order, so each row
+// put a key on a page of its own in each of the two indexes: at a million
+// events they were about half of the pages a batch of 10,000 wrote
+// (docs/BENCHMARKS.md). FTS5 writes a batch's keys as one new sorted
+// segment and merges segments in order, as a log-structured tree does. What
+// the B-tree gave and this does not is the events of one target in time
+// order: a page of a target with many events walks the time index instead
+// (where, commonMatches), and a count reads each of its events. Contentless
+// (the values are in events) with deletes, for Purge.
 //
 // events_fts is the free-text index: FTS5 with the trigram tokenizer over
 // the searchable columns, so a word matches as a case-insensitive substring
@@ -55,8 +73,6 @@ CREATE INDEX IF NOT EXISTS events_actor_id    ON events (actor_id, time);
 CREATE INDEX IF NOT EXISTS events_actor_name  ON events (actor_name, time);
 CREATE INDEX IF NOT EXISTS events_action      ON events (action, time);
 CREATE INDEX IF NOT EXISTS events_area        ON events (area, time);
-CREATE INDEX IF NOT EXISTS events_target_id   ON events (target_id, time);
-CREATE INDEX IF NOT EXISTS events_target_name ON events (target_name, time);
 CREATE INDEX IF NOT EXISTS events_outcome     ON events (outcome, time);
 CREATE INDEX IF NOT EXISTS events_country     ON events (country, time);
 CREATE INDEX IF NOT EXISTS events_ip          ON events (ip_bin);
@@ -66,7 +82,32 @@ CREATE VIRTUAL TABLE IF NOT EXISTS events_fts USING fts5(
 	description, actor_id, actor_name, target_id, target_name,
 	content = 'events', content_rowid = 'num', tokenize = 'trigram'
 );
+
+CREATE VIRTUAL TABLE IF NOT EXISTS events_keys USING fts5(
+	target_id, target_name,
+	content = '', contentless_delete = 1, detail = column, tokenize = 'ascii'
+);
 `
+
+// migrations bring a database of an older version to schemaVersion, after
+// schema has run: migrations[v] is the step from version v. Version 0 is a
+// new database, which schema made whole.
+var migrations = map[int]string{
+	1: `DROP INDEX IF EXISTS events_target_id;
+DROP INDEX IF EXISTS events_target_name;
+INSERT INTO events_keys (rowid, target_id, target_name) SELECT num, ` + keyColumns + ` FROM events;`,
+}
+
+// keyColumns are the tokens of a row of events for events_keys, in an
+// INSERT ... SELECT: the hex of each target column's UTF-8 bytes (one
+// token to the ascii tokenizer, whatever the value holds), at most
+// keyTokenMax characters of it, so that a long value makes no long token.
+// keyToken is the same in Go.
+const keyColumns = "substr(hex(target_id), 1, 128), substr(hex(target_name), 1, 128)"
+
+// keyTokenMax is the length of the longest events_keys token, the 128 in
+// keyColumns: the first 64 bytes of a value.
+const keyTokenMax = 128
 
 // ftsSettings tune events_fts; migrate sets them on every open, so that a
 // database made before a setting gets it too.

@@ -11,6 +11,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -165,6 +166,11 @@ func (s *Store) migrate() error {
 	}
 	if _, err := tx.ExecContext(ctx, schema); err != nil {
 		return fmt.Errorf("creating schema: %w", err)
+	}
+	for ; v > 0 && v < schemaVersion; v++ {
+		if _, err := tx.ExecContext(ctx, migrations[v]); err != nil {
+			return fmt.Errorf("upgrading schema from version %d: %w", v, err)
+		}
 	}
 	// A setting of the index, kept in the file: set on databases made
 	// before it too.
@@ -335,6 +341,10 @@ func (s *Store) insertTx(ctx context.Context, events []event.Event) error {
 		SELECT num, `+ftsColumns+` FROM events WHERE num > ?`, maxNum); err != nil {
 		return fmt.Errorf("indexing text: %w", err)
 	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO events_keys (rowid, target_id, target_name)
+		SELECT num, `+keyColumns+` FROM events WHERE num > ?`, maxNum); err != nil {
+		return fmt.Errorf("indexing targets: %w", err)
+	}
 	return tx.Commit()
 }
 
@@ -365,10 +375,13 @@ func classify(err error) error {
 	return err
 }
 
-// where builds the conditions for f.
-func (s *Store) where(ctx context.Context, f store.Filter) (*sqlcommon.Where, error) {
+// where builds the conditions for f. paging says the query reads newest
+// first and stops at a page's end.
+func (s *Store) where(ctx context.Context, f store.Filter, paging bool) (*sqlcommon.Where, error) {
 	w := &sqlcommon.Where{Placeholder: func(int) string { return "?" }}
-	w.Equality(f)
+	eq := f
+	eq.Target.ID, eq.Target.Name = "", "" // below, with events_keys
+	w.Equality(eq)
 	if !f.From.IsZero() {
 		w.Add("time >= ?", store.CeilMicro(f.From).UnixMicro())
 	}
@@ -395,7 +408,7 @@ func (s *Store) where(ctx context.Context, f store.Filter) (*sqlcommon.Where, er
 			` OR target_id LIKE ? ESCAPE '\' OR target_name LIKE ? ESCAPE '\')`, p, p, p, p, p)
 	}
 	if match != "" {
-		common, err := s.commonText(ctx, match)
+		common, err := s.common(ctx, "events_fts", match)
 		if err != nil {
 			return nil, err
 		}
@@ -411,7 +424,52 @@ func (s *Store) where(ctx context.Context, f store.Filter) (*sqlcommon.Where, er
 		}
 		w.Add(col+" IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?)", match)
 	}
+	if keys := keysQuery(f.Target); keys != "" {
+		// events_keys finds the rows, the columns' comparison makes it
+		// exact. Fetching every match and sorting them makes a page of a
+		// target with many events slow, where walking the time index
+		// newest first finds the page's events soon; so for many matches,
+		// "+num" and likely() (SQLite takes an equality on a column
+		// without an index for a rare one) lead the planner there. A count
+		// or facets read every match anyway, and fetching them costs less
+		// than testing every row.
+		common := false
+		if paging {
+			var err error
+			if common, err = s.common(ctx, "events_keys", keys); err != nil {
+				return nil, err
+			}
+		}
+		col, eq := "num", "%s = ?"
+		if common {
+			col, eq = "+num", "likely(%s = ?)"
+		}
+		for _, c := range []struct{ col, v string }{{"target_id", f.Target.ID}, {"target_name", f.Target.Name}} {
+			if c.v != "" {
+				w.Add(fmt.Sprintf(eq, c.col), sqlcommon.Clean(c.v))
+			}
+		}
+		w.Add(col+" IN (SELECT rowid FROM events_keys WHERE events_keys MATCH ?)", keys)
+	}
 	return w, nil
+}
+
+// keysQuery is the events_keys query for the target id and name t holds,
+// "" when it holds neither.
+func keysQuery(t store.Target) string {
+	var terms []string
+	for _, c := range []struct{ col, v string }{{"target_id", t.ID}, {"target_name", t.Name}} {
+		if c.v != "" {
+			terms = append(terms, c.col+` : "`+keyToken(sqlcommon.Clean(c.v))+`"`)
+		}
+	}
+	return strings.Join(terms, " AND ")
+}
+
+// keyToken is v's events_keys token, as keyColumns makes it.
+func keyToken(v string) string {
+	t := strings.ToUpper(hex.EncodeToString([]byte(v)))
+	return t[:min(len(t), keyTokenMax)]
 }
 
 // textQuery splits Filter.Text into the FTS5 query for the words of three
@@ -429,19 +487,19 @@ func textQuery(text string) (match string, short []string) {
 	return strings.Join(quoted, " AND "), short
 }
 
-// commonMatches is the count of text matches above which where lets
-// SQLite walk an index instead of fetching every match.
+// commonMatches is the count of text or target matches above which where
+// lets SQLite walk an index instead of fetching every match.
 var commonMatches = 5000
 
-// commonText reports whether the FTS5 query match has more than
+// common reports whether the query match of the FTS5 table has more than
 // commonMatches matches. The index stops counting there, so this costs
 // little whatever the answer.
-func (s *Store) commonText(ctx context.Context, match string) (bool, error) {
+func (s *Store) common(ctx context.Context, table, match string) (bool, error) {
 	var n int
-	err := s.r.QueryRowContext(ctx, "SELECT count(*) FROM (SELECT 1 FROM events_fts WHERE events_fts MATCH ? LIMIT ?)",
+	err := s.r.QueryRowContext(ctx, "SELECT count(*) FROM (SELECT 1 FROM "+table+" WHERE "+table+" MATCH ? LIMIT ?)",
 		match, commonMatches+1).Scan(&n)
 	if err != nil {
-		return false, fmt.Errorf("searching text: %w", err)
+		return false, fmt.Errorf("searching %s: %w", table, err)
 	}
 	return n > commonMatches, nil
 }
@@ -458,7 +516,7 @@ func (s *Store) Each(ctx context.Context, f store.Filter, fn func(*event.Event) 
 
 // page is the sqlcommon.PageFunc of this engine.
 func (s *Store) page(ctx context.Context, f store.Filter, after *store.Position, n int, fn func(store.Position, *event.Event) error) (int, error) {
-	w, err := s.where(ctx, f)
+	w, err := s.where(ctx, f, true)
 	if err != nil {
 		return 0, err
 	}
@@ -504,7 +562,7 @@ func (s *Store) Count(ctx context.Context, f store.Filter) (int64, error) {
 		// Every event is in the text index once: count there.
 		q, args = "SELECT count(*) FROM events_fts WHERE events_fts MATCH ?", []any{match}
 	} else {
-		w, err := s.where(ctx, f)
+		w, err := s.where(ctx, f, false)
 		if err != nil {
 			return 0, fmt.Errorf("counting events: %w", err)
 		}
@@ -540,7 +598,7 @@ func (s *Store) Facets(ctx context.Context, f store.Filter, field store.FacetFie
 	if col == "" {
 		return nil, fmt.Errorf("counting facets: unknown field %q", field)
 	}
-	w, err := s.where(ctx, f)
+	w, err := s.where(ctx, f, false)
 	if err != nil {
 		return nil, fmt.Errorf("counting %s facets: %w", field, err)
 	}
@@ -601,6 +659,9 @@ func (s *Store) purgeChunk(ctx context.Context, t int64) (int64, error) {
 	if _, err := tx.ExecContext(ctx, `INSERT INTO events_fts (events_fts, rowid, `+ftsColumns+`)
 		SELECT 'delete', num, `+ftsColumns+` FROM events WHERE `+chunk, t, purgeChunk); err != nil {
 		return 0, fmt.Errorf("unindexing text: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, "DELETE FROM events_keys WHERE rowid IN (SELECT num FROM events WHERE "+chunk+")", t, purgeChunk); err != nil {
+		return 0, fmt.Errorf("unindexing targets: %w", err)
 	}
 	res, err := tx.ExecContext(ctx, "DELETE FROM events WHERE "+chunk, t, purgeChunk)
 	if err != nil {

@@ -209,3 +209,135 @@ func TestCheckpointer(t *testing.T) {
 		}
 	}
 }
+
+// TestTargetKeys: a target id or name is found whatever it holds, long
+// values that share their first bytes (all the index keeps) included, and
+// Go makes the same index token as the database does.
+func TestTargetKeys(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "events.db")
+	s, err := sqlite.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	long := strings.Repeat("a long name ", 10)
+	values := []string{"x", "43", `say "hi" : {x} OR y*`, "Ünïcode ÄÖ 名前", "tab\tand\nnewline", long + "1", long + "2", strings.Repeat("é", 100)}
+	var evs []event.Event
+	for i, v := range values {
+		ev := eventtest.Minimal()
+		ev.ID = fmt.Sprintf("ev-%d", i)
+		ev.Target = event.Target{Type: "thing", ID: v, Name: v + " (name)"}
+		evs = append(evs, ev)
+	}
+	if err := s.Insert(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range values {
+		for _, f := range []store.Filter{{Target: store.Target{ID: v}}, {Target: store.Target{Name: v + " (name)"}}} {
+			res, err := s.Query(ctx, f, store.Page{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res.Events) != 1 || res.Events[0].ID != evs[i].ID {
+				t.Errorf("Query(%+v) = %d events, want %s alone", f.Target, len(res.Events), evs[i].ID)
+			}
+		}
+	}
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, v := range values {
+		var want string
+		if err := db.QueryRow("SELECT substr(hex(?), 1, 128)", v).Scan(&want); err != nil {
+			t.Fatal(err)
+		}
+		if got := sqlite.KeyToken(v); got != want {
+			t.Errorf("KeyToken(%q) = %s, the database makes %s", v, got, want)
+		}
+	}
+}
+
+// TestUpgrade: a database of schema version 1, which had B-tree indexes on
+// the target id and name, is upgraded on Open: the indexes are gone and its
+// events are found by target.
+func TestUpgrade(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "events.db")
+	s, err := sqlite.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs := storetest.Fixture(40)
+	if err := s.Insert(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	// Back to version 1, as that version made it.
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, q := range []string{
+		"DROP TABLE events_keys",
+		"CREATE INDEX events_target_id ON events (target_id, time)",
+		"CREATE INDEX events_target_name ON events (target_name, time)",
+		"PRAGMA user_version = 1",
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	if s, err = sqlite.Open(path); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var v, indexes int
+	if err := db.QueryRow("PRAGMA user_version").Scan(&v); err != nil || v != 2 {
+		t.Errorf("user_version after Open = %d, %v; want 2", v, err)
+	}
+	if err := db.QueryRow("SELECT count(*) FROM sqlite_schema WHERE name IN ('events_target_id', 'events_target_name')").Scan(&indexes); err != nil || indexes != 0 {
+		t.Errorf("%d of the old target indexes left after Open (%v), want 0", indexes, err)
+	}
+	for _, f := range []store.Filter{{Target: store.Target{ID: "INV-1001"}}, {Target: store.Target{Name: "bob@example.com"}}} {
+		want := len(storetest.Expect(f, evs))
+		if n, err := s.Count(ctx, f); n != int64(want) || want == 0 || err != nil {
+			t.Errorf("Count(%+v) after the upgrade = %d, %v; want %d", f.Target, n, err, want)
+		}
+	}
+}
+
+// TestPurgeKeys: Purge takes the purged events out of the target index
+// too, so that it does not grow with events no longer stored.
+func TestPurgeKeys(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "events.db")
+	s, err := sqlite.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	evs := storetest.Fixture(60)
+	if err := s.Insert(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	storetest.SortNewestFirst(evs)
+	if _, err := s.Purge(ctx, evs[20].Time); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var stored, keyed int
+	if err := db.QueryRow("SELECT (SELECT count(*) FROM events), (SELECT count(*) FROM events_keys)").Scan(&stored, &keyed); err != nil {
+		t.Fatal(err)
+	}
+	if stored != 21 || keyed != stored {
+		t.Errorf("after Purge: %d events, %d in the target index; want 21 and 21", stored, keyed)
+	}
+}

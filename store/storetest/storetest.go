@@ -223,6 +223,12 @@ func testFilters(t *testing.T, s store.Store) {
 		{"target name", store.Filter{Target: store.Target{Name: "bob@example.com"}}},
 		{"target type and id", store.Filter{Target: store.Target{Type: "user", ID: "43"}}},
 		{"target type and other's id", store.Filter{Target: store.Target{Type: "user", ID: "INV-1001"}}},
+		{"target id is exact", store.Filter{Target: store.Target{ID: "inv-1002"}}},
+		{"target id, a part of one", store.Filter{Target: store.Target{ID: "INV-100"}}},
+		{"target name, a word of one", store.Filter{Target: store.Target{Name: "Invoice"}}},
+		{"target id and name", store.Filter{Target: store.Target{ID: "INV-1001", Name: "Invoice 1001"}}},
+		{"target id and another's name", store.Filter{Target: store.Target{ID: "INV-1001", Name: "Invoice 1002"}}},
+		{"target name and text", store.Filter{Target: store.Target{Name: "Invoice 1001"}, Text: "alice"}},
 		{"outcome", store.Filter{Outcome: "failure"}},
 		{"country", store.Filter{Countries: []string{"FR"}}},
 		{"countries OR", store.Filter{Countries: []string{"FR", "US", "ZZ"}}},
@@ -584,6 +590,12 @@ func testPurge(t *testing.T, s store.Store) {
 		f := store.Filter{Text: text}
 		if got, want := all(t, s, f, 1000), Expect(f, ordered[:21]); !slices.Equal(got, want) {
 			t.Errorf("after Purge, text %q =\n%v\nwant\n%v", text, got, want)
+		}
+	}
+	for _, target := range []store.Target{{ID: "INV-1001"}, {Name: "bob@example.com"}} {
+		f := store.Filter{Target: target}
+		if got, want := all(t, s, f, 1000), Expect(f, ordered[:21]); !slices.Equal(got, want) {
+			t.Errorf("after Purge, target %+v =\n%v\nwant\n%v", target, got, want)
 		}
 	}
 	if n, err := s.Purge(ctx, cut); err != nil || n != 0 {
