@@ -162,6 +162,9 @@ func appendRawJSON(dst, v []byte) []byte { return append(dst, lineSafe(v)...) }
 // tokens (a pretty-printed body) is compacted, and bytes that are not UTF-8
 // become U+FFFD. The common case returns v itself.
 func lineSafe(v []byte) []byte {
+	if plainScalar(v) {
+		return v // the slow path below would return it unchanged too
+	}
 	v = validJSON(v)
 	// Inside a valid JSON value a line break can only be whitespace
 	// between tokens.
@@ -175,6 +178,81 @@ func lineSafe(v []byte) []byte {
 		v = bytes.ToValidUTF8(v, []byte("\uFFFD"))
 	}
 	return v
+}
+
+// plainScalar tells, in one pass over v, that it is a JSON value lineSafe
+// keeps as it is: a string of printable ASCII without escapes, a number,
+// true, false or null. Most change values are one, and this spares them
+// encoding/json's validation (a scanner per value, per record written).
+// False says nothing: the value goes the slow way.
+func plainScalar(v []byte) bool {
+	if len(v) == 0 {
+		return false
+	}
+	switch v[0] {
+	case '"':
+		if len(v) < 2 || v[len(v)-1] != '"' {
+			return false
+		}
+		for _, c := range v[1 : len(v)-1] {
+			if c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
+				return false
+			}
+		}
+		return true
+	case 't':
+		return string(v) == "true"
+	case 'f':
+		return string(v) == "false"
+	case 'n':
+		return string(v) == "null"
+	}
+	return plainNumber(v)
+}
+
+// plainNumber tells whether v is exactly a JSON number:
+// -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+func plainNumber(v []byte) bool {
+	i := 0
+	if i < len(v) && v[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(v) && v[i] == '0':
+		i++
+	case i < len(v) && v[i] >= '1' && v[i] <= '9':
+		i = digits(v, i)
+	default:
+		return false
+	}
+	if i < len(v) && v[i] == '.' {
+		j := digits(v, i+1)
+		if j == i+1 {
+			return false
+		}
+		i = j
+	}
+	if i < len(v) && (v[i] == 'e' || v[i] == 'E') {
+		i++
+		if i < len(v) && (v[i] == '+' || v[i] == '-') {
+			i++
+		}
+		j := digits(v, i)
+		if j == i {
+			return false
+		}
+		i = j
+	}
+	return i == len(v)
+}
+
+// digits returns the index of the first byte at or after i that is not a
+// decimal digit.
+func digits(v []byte, i int) int {
+	for i < len(v) && v[i] >= '0' && v[i] <= '9' {
+		i++
+	}
+	return i
 }
 
 // appendNative appends the native event as AppendJSON writes it, without
