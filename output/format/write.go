@@ -283,6 +283,15 @@ func AppendJSONString[T string | []byte](dst []byte, s T) []byte {
 
 const hex = "0123456789abcdef"
 
+// plainByte[c] says that appendEscaped writes c as it is in every mode:
+// printable ASCII but for the backslash, the double quote and DEL.
+var plainByte = func() (t [256]bool) {
+	for c := 0x20; c < 0x7f; c++ {
+		t[c] = c != '\\' && c != '"'
+	}
+	return t
+}()
+
 // appendEscaped appends s with JSON's escapes: a backslash, control
 // characters, U+2028 and U+2029, and (when quote is set) the double quote.
 // Bytes that are not UTF-8 become U+FFFD. Without quote it makes a line of
@@ -290,9 +299,17 @@ const hex = "0123456789abcdef"
 func appendEscaped[T string | []byte](dst []byte, s T, quote bool) []byte {
 	start := 0
 	for i := 0; i < len(s); {
+		// Most bytes are printable ASCII: skip them with one table look-up
+		// each.
+		for i < len(s) && plainByte[s[i]] {
+			i++
+		}
+		if i == len(s) {
+			break
+		}
 		c := s[i]
 		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '\\' && c != 0x7f && (c != '"' || !quote) {
+			if c == '"' && !quote {
 				i++
 				continue
 			}
