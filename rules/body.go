@@ -189,7 +189,7 @@ func flattenJSON(prefix string, obj gjson.Result, out *[]field) {
 func (p *parsedBody) get(path string) value {
 	switch p.kind {
 	case bodyJSON:
-		return jsonValue(gjson.GetBytes(p.json, path))
+		return getJSON(p.json, path)
 	case bodyForm:
 		if vs, ok := p.form[path]; ok && len(vs) > 0 {
 			return stringValue(vs[0])

@@ -3,8 +3,6 @@ package rules
 import (
 	"strings"
 
-	"github.com/tidwall/gjson"
-
 	"github.com/auditproxy/auditproxy/identity"
 )
 
@@ -95,7 +93,7 @@ func (b *builder) claim(key string) value {
 	if claims == nil {
 		return value{}
 	}
-	return jsonValue(gjson.GetBytes(claims, key))
+	return getJSON(claims, key)
 }
 
 // identityOf resolves identity.id / identity.name: the first slot of
