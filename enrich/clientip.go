@@ -26,7 +26,7 @@ func (e *Enricher) ClientIP(x *event.Exchange) string {
 		return x.Peer
 	}
 	if !e.isTrusted(peer) {
-		return peer.String()
+		return addrString(peer, x.Peer)
 	}
 	return e.forwardedClient(peer, x.RequestHeader.Values("X-Forwarded-For")).String()
 }
@@ -71,6 +71,18 @@ func (e *Enricher) isTrusted(a netip.Addr) bool {
 // parsePeer is parseAddr for a connection's remote address, which is
 // host:port: tried that way first, it costs no failed parse (an error
 // value, allocated) per event.
+// addrString is a.String() without an allocation when peer (host:port,
+// what a was parsed from) starts with it, as it does for IPv4 peers.
+func addrString(a netip.Addr, peer string) string {
+	var buf [len("255.255.255.255")]byte
+	if i := strings.LastIndexByte(peer, ':'); a.Is4() && i > 0 && i <= len(buf) {
+		if host := peer[:i]; string(a.AppendTo(buf[:0])) == host {
+			return host
+		}
+	}
+	return a.String()
+}
+
 func parsePeer(s string) (netip.Addr, bool) {
 	if ap, err := netip.ParseAddrPort(s); err == nil {
 		return ap.Addr().Unmap().WithZone(""), true

@@ -131,3 +131,21 @@ func FuzzClientIP(f *testing.F) {
 		}
 	})
 }
+
+func TestAddrString(t *testing.T) {
+	for _, peer := range []string{"127.0.0.1:5000", "81.2.69.142:1", "[::1]:80", "[::ffff:10.0.0.9]:443", "[2001:db8::1]:8080", "10.0.0.1"} {
+		a, ok := parsePeer(peer)
+		if !ok {
+			t.Fatalf("parsePeer(%q) failed", peer)
+		}
+		if got, want := addrString(a, peer), a.String(); got != want {
+			t.Errorf("addrString(%v, %q) = %q, want %q", a, peer, got, want)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() {
+		a, _ := parsePeer("127.0.0.1:5000")
+		_ = addrString(a, "127.0.0.1:5000")
+	}); n != 0 {
+		t.Errorf("an IPv4 peer took %v allocations, want 0", n)
+	}
+}

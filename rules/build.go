@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/tidwall/gjson"
@@ -288,6 +289,7 @@ func (b *builder) changes() {
 			fields[i].sensitive = b.set.redact.sensitive(fields[i].name)
 		}
 	} else {
+		fields = make([]field, 0, len(r.changes.fields))
 		for i, name := range r.changes.fields {
 			if v := body.get(name); v.ok {
 				fields = append(fields, field{name: name, raw: v.json(), sensitive: r.changes.sensitive[i]})
@@ -299,6 +301,7 @@ func (b *builder) changes() {
 		prev = b.previousState()
 	}
 	red := &b.set.redact
+	b.ev.Changes = slices.Grow(b.ev.Changes, len(fields))
 	for _, f := range fields {
 		if containsString(r.changes.exclude, f.name) {
 			continue
