@@ -51,6 +51,8 @@ const (
 	// they were written (see diskStore.recent).
 	recentMax      = 16384
 	recentMaxBytes = 16 << 20
+	// recentChunk is the fewest events a new array for recent holds.
+	recentChunk = 256
 )
 
 // pos is a place in the log: a segment and a byte offset in it.
@@ -116,16 +118,21 @@ type diskStore struct {
 	// about eight times what encoding does). It is bounded: a sink that lags
 	// behind gets its batches from disk, and memory stays flat during an
 	// outage.
-	recent      []recentEvent
+	//
+	// recentEvs are the events, recentAt where each one's record is. A
+	// batch taken from recent is a part of recentEvs itself, not a copy:
+	// recent only ever appends past what it handed out and moves its start
+	// forward, so nothing writes to that part again.
+	recentEvs   []event.Event
+	recentAt    []recentRecord
 	recentBytes int64
 
 	closed bool
 }
 
-type recentEvent struct {
+type recentRecord struct {
 	at   pos
 	size int64
-	ev   event.Event
 }
 
 // openDisk opens (or creates) the buffer in dir and checks every record
@@ -366,10 +373,19 @@ func (d *diskStore) remember(in *incoming, i, j int, at pos) {
 	for k := i; k < j; k++ {
 		_, end := in.span(k, k+1)
 		size := int64(end - start)
-		if len(d.recent) >= recentMax || d.recentBytes+size > recentMaxBytes {
+		if len(d.recentAt) >= recentMax || d.recentBytes+size > recentMaxBytes {
 			return
 		}
-		d.recent = append(d.recent, recentEvent{at, size, in.events[k]})
+		if len(d.recentEvs) == cap(d.recentEvs) {
+			// A new array, never a reused one (see recentEvs), of room
+			// for many batches: append would grow it from the little
+			// room left after takeRecent moved its start.
+			evs := make([]event.Event, len(d.recentEvs), max(2*len(d.recentEvs), recentChunk))
+			copy(evs, d.recentEvs)
+			d.recentEvs = evs
+		}
+		d.recentEvs = append(d.recentEvs, in.events[k])
+		d.recentAt = append(d.recentAt, recentRecord{at, size})
 		d.recentBytes += size
 		at.Off += size
 		start = end
@@ -379,25 +395,27 @@ func (d *diskStore) remember(in *incoming, i, j int, at pos) {
 // takeRecent hands out up to limit events from recent when they are the
 // ones at the read position, forgetting those the read position passed.
 func (d *diskStore) takeRecent(s *segment, limit int) []event.Event {
-	n := 0
-	for n < len(d.recent) && before(d.recent[n].at, d.readPos) {
+	first := 0
+	for first < len(d.recentAt) && before(d.recentAt[first].at, d.readPos) {
+		first++
+	}
+	n := first
+	for n < len(d.recentAt) && n-first < limit && d.recentAt[n].at == d.readPos {
+		d.readPos.Off += d.recentAt[n].size
 		n++
 	}
-	var evs []event.Event
-	for n < len(d.recent) && len(evs) < limit && d.recent[n].at == d.readPos {
-		evs = append(evs, d.recent[n].ev)
-		d.readPos.Off += d.recent[n].size
-		n++
-	}
-	for _, r := range d.recent[:n] {
+	for _, r := range d.recentAt[:n] {
 		d.recentBytes -= r.size
 	}
-	clear(d.recent[:n])
-	d.recent = d.recent[n:]
-	if len(evs) > 0 {
+	var evs []event.Event
+	if n > first {
+		evs = d.recentEvs[first:n:n] // not a copy: see diskStore.recentEvs
 		s.unread -= len(evs)
 		d.nIn = len(evs)
 	}
+	d.recentEvs = d.recentEvs[n:]
+	// recentAt is only read here: it can start over in place.
+	d.recentAt = d.recentAt[:copy(d.recentAt, d.recentAt[n:])]
 	return evs
 }
 

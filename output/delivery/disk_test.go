@@ -301,7 +301,7 @@ func TestCorruptionFoundWhileReading(t *testing.T) {
 	q.Enqueue(events("b", 5))
 	q.mu.Lock()
 	seg := q.disk.segPath(q.disk.last().id)
-	q.disk.recent = nil // as if the sink had lagged: read from disk
+	q.disk.recentEvs, q.disk.recentAt = nil, nil // as if the sink had lagged: read from disk
 	q.disk.recentBytes = 0
 	q.mu.Unlock()
 	// Damage the first record after the one in flight.

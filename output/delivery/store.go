@@ -86,6 +86,14 @@ func (in *incoming) span(i, j int) (start, end int) {
 
 // memStore keeps events in a slice: evs[head:] wait, the first inflightN
 // of them are being delivered.
+//
+// read hands the delivery goroutine a part of evs itself, not a copy (an
+// event is 544 bytes, copied and allocated again per output): that part is
+// written again only once it is acked, which the goroutine does when it is
+// done with it. Appending writes past it, and where it outgrows the array,
+// into a new one. The one exception, dropOldest while a batch is in
+// flight, first moves evs to a new array and leaves the old one to the
+// delivery goroutine.
 type memStore struct {
 	max       int
 	evs       []event.Event
@@ -117,8 +125,13 @@ func (m *memStore) dropOldest(need int64) (dropped, error) {
 	}
 	d.count = n
 	// The rest of the batch in flight goes back to waiting: the delivery
-	// goroutine abandons the batch and reads them again.
+	// goroutine abandons the batch and reads them again. It may still be
+	// using the batch it read, so evs moves away from under it.
 	d.aborted = m.inflightN > 0
+	if d.aborted {
+		m.evs = slices.Clone(m.evs[m.head:])
+		m.head = 0
+	}
 	m.inflightN = 0
 	m.advance(n)
 	return d, nil
@@ -131,9 +144,9 @@ func (m *memStore) read(max int) ([]event.Event, [][]byte) {
 	}
 	start := m.head + m.inflightN
 	m.inflightN += n
-	// A copy: the delivery goroutine uses it without the lock while
-	// Enqueue appends and advance compacts.
-	return slices.Clone(m.evs[start : start+n]), nil
+	// Not a copy (see memStore); the full slice expression keeps an append
+	// to the batch from writing into the events after it.
+	return m.evs[start : start+n : start+n], nil
 }
 
 func (m *memStore) ack() {
