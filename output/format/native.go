@@ -91,7 +91,7 @@ type eventObject event.Event
 func (ev *eventObject) MarshalZerologObject(e *zerolog.Event) {
 	var ts [len(event.TimeFormat) + 8]byte
 	e.Str("id", ev.ID)
-	e.Bytes("time", ev.Time.UTC().AppendFormat(ts[:0], event.TimeFormat))
+	e.Bytes("time", event.AppendTime(ts[:0], ev.Time))
 	e.Str("action", ev.Action)
 	if ev.Description != "" {
 		e.Str("description", ev.Description)

@@ -95,7 +95,7 @@ func (w *jsonWriter) int(k string, v int64) {
 func (w *jsonWriter) time(k string, t time.Time) {
 	w.key(k)
 	w.b = append(w.b, '"')
-	w.b = t.UTC().AppendFormat(w.b, event.TimeFormat)
+	w.b = event.AppendTime(w.b, t)
 	w.b = append(w.b, '"')
 }
 
