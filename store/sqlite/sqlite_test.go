@@ -17,6 +17,34 @@ import (
 	"github.com/auditproxy/auditproxy/store/storetest"
 )
 
+// rawDB opens the database file beside the store, closed when the test
+// ends: for what a test does behind the store's back.
+func rawDB(t *testing.T, path string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// rawExec runs statements on the database file beside the store and
+// closes it again.
+func rawExec(t *testing.T, path string, stmts ...string) {
+	t.Helper()
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, q := range stmts {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+}
+
 func open(t *testing.T) store.Store {
 	s, err := sqlite.Open(filepath.Join(t.TempDir(), "events.db"))
 	if err != nil {
@@ -48,11 +76,7 @@ func TestRejected(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	db, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := rawDB(t, path)
 	if _, err := db.Exec(`CREATE TRIGGER no_bad BEFORE INSERT ON events WHEN new.action = 'bad' BEGIN SELECT RAISE(ABORT, 'bad action'); END`); err != nil {
 		t.Fatal(err)
 	}
@@ -100,14 +124,7 @@ func TestReopen(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Close()
-	db, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.Exec("PRAGMA user_version = 99"); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
+	rawExec(t, path, "PRAGMA user_version = 99")
 	if _, err := sqlite.Open(path); err == nil || !strings.Contains(err.Error(), "newer") {
 		t.Errorf("Open of a newer schema: %v, want an error saying so", err)
 	}
@@ -154,14 +171,7 @@ func TestFTSSettings(t *testing.T) {
 		t.Errorf("automerge of a new database = %d, want 16", got)
 	}
 	// As a database made before the setting has it: FTS5's default.
-	db, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.Exec("DELETE FROM events_fts_config WHERE k = 'automerge'"); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
+	rawExec(t, path, "DELETE FROM events_fts_config WHERE k = 'automerge'")
 	if s, err = sqlite.Open(path); err != nil {
 		t.Fatal(err)
 	}
@@ -244,11 +254,7 @@ func TestTargetKeys(t *testing.T) {
 			}
 		}
 	}
-	db, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := rawDB(t, path)
 	for _, v := range values {
 		var want string
 		if err := db.QueryRow("SELECT substr(hex(?), 1, 128)", v).Scan(&want); err != nil {
@@ -276,21 +282,13 @@ func TestUpgrade(t *testing.T) {
 	}
 	s.Close()
 	// Back to version 1, as that version made it.
-	db, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	for _, q := range []string{
+	rawExec(t, path,
 		"DROP TABLE events_keys",
 		"CREATE INDEX events_target_id ON events (target_id, time)",
 		"CREATE INDEX events_target_name ON events (target_name, time)",
 		"PRAGMA user_version = 1",
-	} {
-		if _, err := db.Exec(q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
+	)
+	db := rawDB(t, path)
 	if s, err = sqlite.Open(path); err != nil {
 		t.Fatal(err)
 	}
@@ -328,11 +326,7 @@ func TestPurgeKeys(t *testing.T) {
 	if _, err := s.Purge(ctx, evs[20].Time); err != nil {
 		t.Fatal(err)
 	}
-	db, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := rawDB(t, path)
 	var stored, keyed int
 	if err := db.QueryRow("SELECT (SELECT count(*) FROM events), (SELECT count(*) FROM events_keys)").Scan(&stored, &keyed); err != nil {
 		t.Fatal(err)
