@@ -45,6 +45,19 @@ func rawExec(t *testing.T, path string, stmts ...string) {
 	}
 }
 
+// openAt opens a store in a new file, closed when the test ends, and says
+// where the file is.
+func openAt(t *testing.T) (*sqlite.Store, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "events.db")
+	s, err := sqlite.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s, path
+}
+
 func open(t *testing.T) store.Store {
 	s, err := sqlite.Open(filepath.Join(t.TempDir(), "events.db"))
 	if err != nil {
@@ -70,12 +83,7 @@ func TestConformanceOtherPlans(t *testing.T) {
 // output dead-letters it); a closed store is not.
 func TestRejected(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "events.db")
-	s, err := sqlite.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s, path := openAt(t)
 	db := rawDB(t, path)
 	if _, err := db.Exec(`CREATE TRIGGER no_bad BEFORE INSERT ON events WHEN new.action = 'bad' BEGIN SELECT RAISE(ABORT, 'bad action'); END`); err != nil {
 		t.Fatal(err)
@@ -225,12 +233,7 @@ func TestCheckpointer(t *testing.T) {
 // Go makes the same index token as the database does.
 func TestTargetKeys(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "events.db")
-	s, err := sqlite.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s, path := openAt(t)
 	long := strings.Repeat("a long name ", 10)
 	values := []string{"x", "43", `say "hi" : {x} OR y*`, "Ünïcode ÄÖ 名前", "tab\tand\nnewline", long + "1", long + "2", strings.Repeat("é", 100)}
 	var evs []event.Event
@@ -312,12 +315,7 @@ func TestUpgrade(t *testing.T) {
 // too, so that it does not grow with events no longer stored.
 func TestPurgeKeys(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "events.db")
-	s, err := sqlite.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s, path := openAt(t)
 	evs := storetest.Fixture(60)
 	if err := s.Insert(ctx, evs); err != nil {
 		t.Fatal(err)
